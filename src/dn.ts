@@ -1,0 +1,233 @@
+/**
+ * Distinguished names (RFC 4514): parse, serialize, normalize, parent.
+ *
+ * Normalized form: attribute types lower-cased (well-known OIDs mapped to their short names), values unescaped,
+ * trimmed, inner white space folded to one space and lower-cased (naming attributes match case-insensitively),
+ * the AVAs of a multi-valued RDN sorted, then serialized with the minimal RFC 4514 escaping and no spaces.
+ * So `CN=x, CN=Users,DC=Example,DC=com` and `cn=x,cn=users,dc=example,dc=com` normalize the same.
+ */
+import { LdapflowError } from './errors.js';
+
+export interface Ava {
+  type: string;
+  /** The unescaped value; a `#hex` BER value keeps its `#` form. */
+  value: string;
+}
+export type Rdn = Ava[];
+
+const OID_NAMES: Record<string, string> = {
+  '2.5.4.3': 'cn', '2.5.4.4': 'sn', '2.5.4.6': 'c', '2.5.4.7': 'l', '2.5.4.8': 'st', '2.5.4.9': 'street',
+  '2.5.4.10': 'o', '2.5.4.11': 'ou', '2.5.4.12': 'title', '0.9.2342.19200300.100.1.1': 'uid',
+  '0.9.2342.19200300.100.1.25': 'dc', '1.2.840.113549.1.9.1': 'email',
+};
+
+function dnError(dn: string, why: string): LdapflowError {
+  return new LdapflowError('DN_INVALID', `invalid DN "${dn}": ${why}`, { dn, recoverable: true });
+}
+
+function isHex(c: number): boolean {
+  return (c >= 48 && c <= 57) || (c >= 65 && c <= 70) || (c >= 97 && c <= 102);
+}
+
+/** Parse an RFC 4514 DN string (also accepting RFC 2253 quoted values and spaces around separators). */
+export function parseDn(dn: string): Rdn[] {
+  const rdns: Rdn[] = [];
+  const n = dn.length;
+  let i = 0;
+  const skipSpaces = () => { while (i < n && dn.charCodeAt(i) === 32) i++; };
+  skipSpaces();
+  if (i >= n) return rdns;
+  let rdn: Rdn = [];
+  for (;;) {
+    skipSpaces();
+    const typeStart = i;
+    while (i < n && dn[i] !== '=' && dn[i] !== ',' && dn[i] !== '+') i++;
+    if (i >= n || dn[i] !== '=') throw dnError(dn, `missing "=" after "${dn.slice(typeStart, i).trim()}"`);
+    const type = dn.slice(typeStart, i).trim();
+    if (!type) throw dnError(dn, `empty attribute type at position ${typeStart}`);
+    if (!/^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)*)$/.test(type)) throw dnError(dn, `bad attribute type "${type}"`);
+    i++; // '='
+    skipSpaces();
+    let value = '';
+    if (dn[i] === '#') {
+      const start = i++;
+      while (i < n && isHex(dn.charCodeAt(i))) i++;
+      value = dn.slice(start, i);
+      if ((value.length - 1) % 2 !== 0 || value.length === 1) throw dnError(dn, `bad hex value "${value}"`);
+      skipSpaces();
+    } else if (dn[i] === '"') {
+      i++;
+      const bytes: number[] = [];
+      let closed = false;
+      while (i < n) {
+        const c = dn[i];
+        if (c === '"') { closed = true; i++; break; }
+        if (c === '\\') { i = readEscape(dn, i, bytes); continue; }
+        pushChar(bytes, dn.codePointAt(i)!);
+        i += dn.codePointAt(i)! > 0xffff ? 2 : 1;
+      }
+      if (!closed) throw dnError(dn, 'unterminated quoted value');
+      value = Buffer.from(bytes).toString('utf8');
+      skipSpaces();
+    } else {
+      const bytes: number[] = [];
+      let keepLen = 0; // byte length up to the last escaped or non-space char
+      while (i < n) {
+        const c = dn[i];
+        if (c === ',' || c === '+') break;
+        if (c === '\\') {
+          i = readEscape(dn, i, bytes);
+          keepLen = bytes.length;
+          continue;
+        }
+        const cp = dn.codePointAt(i)!;
+        pushChar(bytes, cp);
+        i += cp > 0xffff ? 2 : 1;
+        if (cp !== 32) keepLen = bytes.length;
+      }
+      bytes.length = keepLen;
+      value = Buffer.from(bytes).toString('utf8');
+    }
+    rdn.push({ type, value });
+    if (i >= n) { rdns.push(rdn); break; }
+    if (dn[i] === '+') { i++; continue; }
+    if (dn[i] === ',') {
+      i++;
+      rdns.push(rdn);
+      rdn = [];
+      skipSpaces();
+      if (i >= n) throw dnError(dn, 'trailing ","');
+      continue;
+    }
+    throw dnError(dn, `unexpected "${dn[i]}" at position ${i}`);
+  }
+  return rdns;
+}
+
+function pushChar(bytes: number[], cp: number): void {
+  if (cp < 0x80) bytes.push(cp);
+  else for (const b of Buffer.from(String.fromCodePoint(cp), 'utf8')) bytes.push(b);
+}
+
+function readEscape(dn: string, i: number, bytes: number[]): number {
+  const a = dn.charCodeAt(i + 1);
+  if (Number.isNaN(a)) throw dnError(dn, 'dangling "\\" at end');
+  if (isHex(a) && isHex(dn.charCodeAt(i + 2))) {
+    bytes.push(parseInt(dn.slice(i + 1, i + 3), 16));
+    return i + 3;
+  }
+  const cp = dn.codePointAt(i + 1)!;
+  pushChar(bytes, cp);
+  return i + 1 + (cp > 0xffff ? 2 : 1);
+}
+
+/** Escape a value for use in a DN string (RFC 4514 section 2.4). */
+export function escapeDnValue(value: string): string {
+  if (value.startsWith('#') && /^#([0-9a-fA-F]{2})+$/.test(value)) return value; // BER hex form
+  let out = '';
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    const code = value.charCodeAt(i);
+    if (c === ',' || c === '+' || c === '"' || c === '\\' || c === '<' || c === '>' || c === ';' || c === '=') out += '\\' + c;
+    else if (code === 0) out += '\\00';
+    else if ((i === 0 && (c === ' ' || c === '#')) || (i === value.length - 1 && c === ' ')) out += '\\' + c;
+    else out += c;
+  }
+  return out;
+}
+
+export function formatDn(rdns: Rdn[]): string {
+  return rdns.map((rdn) => rdn.map((a) => `${a.type}=${escapeDnValue(a.value)}`).join('+')).join(',');
+}
+
+function normType(t: string): string {
+  const l = t.toLowerCase();
+  return OID_NAMES[l.startsWith('oid.') ? l.slice(4) : l] ?? l;
+}
+
+function normValue(v: string): string {
+  if (/^#([0-9a-fA-F]{2})+$/.test(v)) return v.toLowerCase();
+  return v.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+// Characters that send a DN down the full parser: escapes, quotes, multi-valued RDNs, hex values, and
+// characters that need escaping in the normalized form. Anything else is split on "," and "=".
+const SLOW = /[\\"+#<>;\0]|^\s*$|,\s*,/;
+
+/** The normalized form of a DN: equal strings mean the same entry. Throws DN_INVALID on a malformed DN. */
+export function normalizeDn(dn: string): string {
+  if (!SLOW.test(dn)) {
+    const parts = dn.split(',');
+    let out = '';
+    for (let k = 0; k < parts.length; k++) {
+      const p = parts[k];
+      const eq = p.indexOf('=');
+      if (eq <= 0) return normalizeSlow(dn);
+      const type = p.slice(0, eq).trim();
+      if (!type || !/^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)*)$/.test(type)) return normalizeSlow(dn);
+      const v = normValue(p.slice(eq + 1));
+      if (k) out += ',';
+      out += normType(type) + '=' + (v.includes('=') ? escapeDnValue(v) : v);
+    }
+    return out;
+  }
+  return normalizeSlow(dn);
+}
+
+function normalizeSlow(dn: string): string {
+  const rdns = parseDn(dn);
+  return rdns
+    .map((rdn) =>
+      rdn
+        .map((a) => ({ type: normType(a.type), value: normValue(a.value) }))
+        .sort((x, y) => (x.type < y.type ? -1 : x.type > y.type ? 1 : x.value < y.value ? -1 : x.value > y.value ? 1 : 0))
+        .map((a) => `${a.type}=${escapeDnValue(a.value)}`)
+        .join('+'),
+    )
+    .join(',');
+}
+
+/** True when two DNs name the same entry. */
+export function dnEquals(a: string, b: string): boolean {
+  return normalizeDn(a) === normalizeDn(b);
+}
+
+/** Index of the first unescaped "," in a DN string, or -1. Quoted values are respected. */
+function firstSeparator(dn: string): number {
+  let quoted = false;
+  for (let i = 0; i < dn.length; i++) {
+    const c = dn.charCodeAt(i);
+    if (c === 92 /* \ */) { i++; continue; }
+    if (c === 34 /* " */) quoted = !quoted;
+    else if (c === 44 /* , */ && !quoted) return i;
+  }
+  return -1;
+}
+
+/** The parent of a DN, as a string in the same spelling; '' for a one-RDN DN or the root DSE. */
+export function parentDn(dn: string): string {
+  const i = firstSeparator(dn);
+  return i < 0 ? '' : dn.slice(i + 1).trimStart();
+}
+
+/** The first RDN of a DN, parsed. */
+export function rdnOf(dn: string): Rdn {
+  const i = firstSeparator(dn);
+  const first = i < 0 ? dn : dn.slice(0, i);
+  const rdns = parseDn(first);
+  return rdns[0] ?? [];
+}
+
+/** Depth of a DN: the number of RDNs. */
+export function dnDepth(dn: string): number {
+  if (!dn.trim()) return 0;
+  let d = 1;
+  for (let i = firstSeparator(dn), rest = dn; i >= 0; ) { d++; rest = rest.slice(i + 1); i = firstSeparator(rest); }
+  return d;
+}
+
+/** True when `ndn` is `ancestor` or below it; both normalized. */
+export function isWithin(ndn: string, ancestor: string): boolean {
+  if (ancestor === '') return true;
+  return ndn === ancestor || ndn.endsWith(',' + ancestor);
+}

@@ -1,0 +1,153 @@
+/**
+ * The record model. An LDIF file holds content records (entries) or change records; both flow through the
+ * pipeline as `LdifRecord`. Values are strings (UTF-8 text) or Uint8Array (bytes that are not valid UTF-8):
+ * binary is never turned into text. Everything here is plain data, structured-clone safe.
+ */
+import { normalizeDn } from './dn.js';
+
+export type Value = string | Uint8Array;
+
+/** Where a record came from: a file and the line its first line stands on, or a server URL. */
+export interface Origin {
+  file: string;
+  line: number;
+  /** 0-based ordinal of the record in its source. */
+  index: number;
+}
+
+export interface Attribute {
+  /** The attribute description as spelled in the source, options included (`cn;lang-ja`). */
+  name: string;
+  values: Value[];
+}
+
+export interface Control {
+  oid: string;
+  criticality: boolean;
+  value: Value | null;
+}
+
+interface RecordBase {
+  dn: string;
+  /** Normalized DN, filled by `ndnOf` on first use. */
+  ndn?: string;
+  origin?: Origin;
+  controls?: Control[];
+  /** Set by the categorize stage. */
+  category?: string;
+}
+
+/** A content record: a directory entry. `attrs` is keyed by the lower-cased attribute description. */
+export interface Entry extends RecordBase {
+  kind: 'entry';
+  attrs: Map<string, Attribute>;
+}
+
+export type ModOp = 'add' | 'delete' | 'replace' | 'increment';
+
+export interface Modification {
+  op: ModOp;
+  name: string;
+  values: Value[];
+}
+
+export interface AddRecord extends RecordBase {
+  kind: 'change';
+  changetype: 'add';
+  attrs: Map<string, Attribute>;
+}
+export interface DeleteRecord extends RecordBase {
+  kind: 'change';
+  changetype: 'delete';
+}
+export interface ModifyRecord extends RecordBase {
+  kind: 'change';
+  changetype: 'modify';
+  mods: Modification[];
+}
+export interface ModDnRecord extends RecordBase {
+  kind: 'change';
+  changetype: 'modrdn' | 'moddn';
+  newrdn: string;
+  deleteoldrdn: boolean;
+  newsuperior: string | null;
+}
+export type ChangeRecord = AddRecord | DeleteRecord | ModifyRecord | ModDnRecord;
+export type LdifRecord = Entry | ChangeRecord;
+
+/** A rejected record: data, not an exception. Goes to the reject file with its reason. */
+export interface Reject {
+  code: string;
+  message: string;
+  dn?: string;
+  origin?: Origin;
+  /** The record as it was read (raw LDIF lines), when the record could not be parsed. */
+  raw?: string;
+  /** The record as it was when rejected, when it was parsed. */
+  record?: LdifRecord;
+}
+
+/** A batch: records in input order with a sequence number, and the rejects found so far for them. */
+export interface Batch {
+  seq: number;
+  records: LdifRecord[];
+  rejects: Reject[];
+  /** Counts of fixes and other notes by code, added by stages. */
+  counts?: Record<string, number>;
+}
+
+export function makeEntry(dn: string, attrs: Array<[string, Value | Value[]]> = [], origin?: Origin): Entry {
+  const e: Entry = { kind: 'entry', dn, attrs: new Map() };
+  if (origin) e.origin = origin;
+  for (const [name, v] of attrs) addValues(e.attrs, name, Array.isArray(v) ? v : [v]);
+  return e;
+}
+
+export function addValues(attrs: Map<string, Attribute>, name: string, values: Value[]): void {
+  const key = name.toLowerCase();
+  const a = attrs.get(key);
+  if (a) a.values.push(...values);
+  else attrs.set(key, { name, values: [...values] });
+}
+
+export function getValues(rec: { attrs: Map<string, Attribute> }, name: string): Value[] {
+  return rec.attrs.get(name.toLowerCase())?.values ?? [];
+}
+
+export function getStrings(rec: { attrs: Map<string, Attribute> }, name: string): string[] {
+  return getValues(rec, name).map(valueToString);
+}
+
+const utf8 = new TextDecoder('utf-8');
+export function valueToString(v: Value): string {
+  return typeof v === 'string' ? v : utf8.decode(v);
+}
+
+export function valueBytes(v: Value): Uint8Array {
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}
+
+export function valuesEqual(a: Value, b: Value): boolean {
+  if (typeof a === 'string' && typeof b === 'string') return a === b;
+  return Buffer.from(valueBytes(a)).equals(valueBytes(b));
+}
+
+/** The normalized DN of a record, computed once. */
+export function ndnOf(rec: RecordBase): string {
+  return rec.ndn ??= normalizeDn(rec.dn);
+}
+
+/** Lower-cased objectClass values of an entry. */
+export function objectClassesOf(rec: { attrs: Map<string, Attribute> }): string[] {
+  return getStrings(rec, 'objectclass').map((s) => s.trim().toLowerCase());
+}
+
+/** The base attribute type of a description: `cn;lang-ja` -> `cn`. */
+export function baseType(desc: string): string {
+  const i = desc.indexOf(';');
+  return i < 0 ? desc : desc.slice(0, i);
+}
+
+export function describeRecord(rec: { dn: string; origin?: Origin }): string {
+  return rec.origin ? `${rec.origin.file}:${rec.origin.line} (dn: ${rec.dn})` : `dn: ${rec.dn}`;
+}
