@@ -94,6 +94,15 @@ export interface Batch {
   rejects: Reject[];
   /** Counts of fixes and other notes by code, added by stages. */
   counts?: Record<string, number>;
+  /** What stages did to the entries named by `--explain`: one line per change, for the user. */
+  notes?: Note[];
+}
+
+export interface Note {
+  dn: string;
+  stage: string;
+  code: string;
+  message: string;
 }
 
 export function makeEntry(dn: string, attrs: Array<[string, Value | Value[]]> = [], origin?: Origin): Entry {
