@@ -1,0 +1,494 @@
+/**
+ * The LDIF parsing engine (RFC 2849 and what real exports do beyond it). It knows nothing about streams: feed it text
+ * with `push()` and `end()`, collect records and rejects. The stream wrapper is ldif-file.ts.
+ *
+ * Input text is "binary" (latin1) text: one char per byte. Lines are split and unfolded on that text, so a fold in the
+ * middle of a multi-byte UTF-8 character (OpenLDAP folds by bytes) re-joins correctly; values are decoded as UTF-8 only
+ * after unfolding. A value given in base64 that is not valid UTF-8 stays bytes (Uint8Array), byte for byte.
+ *
+ * A malformed record becomes one Reject (code, message, file, line, DN when known, the raw record text) and reading
+ * goes on with the next record. Only damage that makes record boundaries unknowable (a NUL byte: not a text file; a
+ * record larger than `maxRecordBytes`) is fatal.
+ */
+import { readFileSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
+import { fileURLToPath } from 'node:url';
+import { LdapflowError } from '../errors.js';
+import type {
+  Attribute, ChangeRecord, Control, Entry, LdifRecord, Modification, ModOp, Origin, Reject, Value,
+} from '../entry.js';
+
+export type ParseMode = 'auto' | 'entries' | 'changes';
+
+export interface ParseOptions {
+  /** Name used in origins and messages (a path, `-`). */
+  file?: string;
+  /** auto: each record is a change record exactly when it has `changetype:`. entries: changetype is an attribute.
+   * changes: every record must be a change record. Default auto. */
+  mode?: ParseMode;
+  /** Resolves a `:<` URL to bytes. Default: `file://` URLs are read from disk, other schemes are an error. */
+  resolveUrl?: (url: string) => Uint8Array;
+  /** Largest record in bytes before the input is judged not to be LDIF (default 256 MiB). */
+  maxRecordBytes?: number;
+}
+
+export interface ParseOutput {
+  records: LdifRecord[];
+  rejects: Reject[];
+}
+
+/** Thrown when a record is malformed; caught per record and turned into a Reject. */
+class RecordError extends Error {
+  constructor(readonly code: string, message: string, readonly line: number) {
+    super(message);
+  }
+}
+
+const ATTR_DESC = /^[A-Za-z0-9][A-Za-z0-9-]*(?:\.[0-9]+)*(?:;[A-Za-z0-9-]+)*$/;
+const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const NON_ASCII = /[\x80-\xff]/;
+const latin1ToUtf8 = (s: string): string => (NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
+
+function defaultResolveUrl(url: string): Uint8Array {
+  if (!/^file:/i.test(url)) {
+    throw new RecordError('LDIF_URL_UNSUPPORTED', `URL scheme not supported (only file://): "${url}"`, 0);
+  }
+  let path: string;
+  try {
+    path = fileURLToPath(url.replace(/^file:\/*/i, 'file:///'));
+  } catch {
+    throw new RecordError('LDIF_URL_INVALID', `invalid file URL "${url}"`, 0);
+  }
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new RecordError('LDIF_URL_UNREADABLE', `cannot read "${url}": ${(err as Error).message}`, 0);
+  }
+}
+
+interface Line {
+  text: string;
+  line: number;
+}
+
+export class LdifParser {
+  readonly file: string;
+  readonly mode: ParseMode;
+  private readonly resolveUrl: (url: string) => Uint8Array;
+  private readonly maxRecordBytes: number;
+  /** Incomplete last line of the previous push. */
+  private tail = '';
+  /** Lines of the record being collected (raw, folded) and where it starts. */
+  private recLines: string[] = [];
+  private recStart = 0;
+  private recBytes = 0;
+  /** Lines consumed so far. */
+  lineNo = 0;
+  /** Records seen (parsed or rejected), used as the record index. */
+  recordCount = 0;
+  private sawRecord = false;
+  private lowerCache = new Map<string, string>();
+
+  constructor(opts: ParseOptions = {}) {
+    this.file = opts.file ?? '<input>';
+    this.mode = opts.mode ?? 'auto';
+    this.resolveUrl = opts.resolveUrl ?? defaultResolveUrl;
+    this.maxRecordBytes = opts.maxRecordBytes ?? 256 * 1024 * 1024;
+  }
+
+  /** Feed latin1 text (one char per byte). Complete records go to `out`. */
+  push(text: string, out: ParseOutput): void {
+    let data = this.tail ? this.tail + text : text;
+    this.tail = '';
+    if (data.indexOf('\0') >= 0) {
+      throw new LdapflowError('LDIF_NOT_TEXT', 'input holds a NUL byte: not an LDIF text file', {
+        file: this.file, line: this.lineNo + 1 + countLines(data.slice(0, data.indexOf('\0'))),
+      });
+    }
+    let pos = 0;
+    const n = data.length;
+    for (;;) {
+      const nl = data.indexOf('\n', pos);
+      if (nl < 0) break;
+      let end = nl;
+      if (end > pos && data.charCodeAt(end - 1) === 13) end--;
+      this.line(data.slice(pos, end), out);
+      pos = nl + 1;
+    }
+    if (pos < n) {
+      this.tail = data.slice(pos);
+      if (this.tail.length > this.maxRecordBytes) this.tooBig();
+    }
+    data = '';
+  }
+
+  /** End of input: the last record (with or without a final newline). */
+  end(out: ParseOutput): void {
+    if (this.tail) {
+      const t = this.tail.endsWith('\r') ? this.tail.slice(0, -1) : this.tail;
+      this.tail = '';
+      this.line(t, out);
+    }
+    this.flush(out);
+  }
+
+  private tooBig(): never {
+    throw new LdapflowError(
+      'LDIF_RECORD_TOO_LARGE',
+      `record starting here exceeds ${this.maxRecordBytes} bytes without a blank line: record boundaries are lost`,
+      { file: this.file, line: this.recStart || this.lineNo },
+    );
+  }
+
+  private line(text: string, out: ParseOutput): void {
+    this.lineNo++;
+    // A blank line, or one holding only spaces/tabs, ends a record.
+    if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) {
+      if (this.recLines.length) this.flush(out);
+      return;
+    }
+    if (this.recLines.length === 0) this.recStart = this.lineNo;
+    this.recLines.push(text);
+    this.recBytes += text.length + 1;
+    if (this.recBytes > this.maxRecordBytes) this.tooBig();
+  }
+
+  private flush(out: ParseOutput): void {
+    const lines = this.recLines;
+    if (!lines.length) return;
+    const start = this.recStart;
+    this.recLines = [];
+    this.recBytes = 0;
+    let logical: Line[];
+    try {
+      logical = this.unfold(lines, start);
+    } catch (err) {
+      this.rejectRaw(err, lines, start, undefined, out);
+      return;
+    }
+    if (logical.length === 0) return; // only comments
+    const first = this.sawRecord;
+    this.sawRecord = true;
+    // version-spec: only before the first record; alone or followed by the first record's lines.
+    if (/^version\s*:/i.test(logical[0].text)) {
+      if (first) {
+        this.rejectRaw(new RecordError('LDIF_VERSION_MISPLACED', '"version:" is only allowed before the first record', logical[0].line), lines, start, undefined, out);
+        return;
+      }
+      const v = logical[0].text.slice(logical[0].text.indexOf(':') + 1).trim();
+      if (v !== '1') {
+        throw new LdapflowError('LDIF_UNSUPPORTED_VERSION', `unsupported LDIF version "${v}" (only 1)`, { file: this.file, line: logical[0].line });
+      }
+      logical.shift();
+      if (logical.length === 0) { this.sawRecord = false; return; }
+    }
+    const index = this.recordCount++;
+    const origin: Origin = { file: this.file, line: start, index };
+    let dn: string | undefined;
+    try {
+      const l0 = logical[0];
+      const [name, value] = this.splitLine(l0);
+      if (name.toLowerCase() !== 'dn') throw new RecordError('LDIF_MISSING_DN', `record does not start with "dn:" (found "${truncate(name)}:")`, l0.line);
+      dn = this.valueAsText(value, l0.line, 'DN');
+      if (dn !== dn.trim() && dn.trim() === '' ) dn = '';
+      out.records.push(this.record(dn, logical, origin));
+    } catch (err) {
+      this.rejectRaw(err, lines, start, dn, out, index);
+    }
+  }
+
+  private rejectRaw(err: unknown, lines: string[], start: number, dn: string | undefined, out: ParseOutput, index?: number): void {
+    if (!(err instanceof RecordError)) throw err;
+    if (index === undefined) index = this.recordCount++;
+    const line = err.line || start;
+    out.rejects.push({
+      code: err.code,
+      message: err.message,
+      dn,
+      origin: { file: this.file, line, index },
+      raw: latin1ToUtf8(lines.join('\n')),
+    });
+  }
+
+  /** Join continuation lines, drop comments (with their continuations). */
+  private unfold(lines: string[], start: number): Line[] {
+    const out: Line[] = [];
+    let inComment = false;
+    let cur: string[] | null = null;
+    let curLine = 0;
+    for (let i = 0; i < lines.length; i++) {
+      const t = lines[i];
+      const c = t.charCodeAt(0);
+      if (c === 32) {
+        if (inComment) continue;
+        if (!cur) throw new RecordError('LDIF_BAD_CONTINUATION', 'continuation line (starting with a space) with no line to continue', start + i);
+        cur.push(t.slice(1));
+        continue;
+      }
+      if (cur) { out.push({ text: cur.length === 1 ? cur[0] : cur.join(''), line: curLine }); cur = null; }
+      if (c === 35 /* # */) { inComment = true; continue; }
+      inComment = false;
+      cur = [t];
+      curLine = start + i;
+    }
+    if (cur) out.push({ text: cur.length === 1 ? cur[0] : cur.join(''), line: curLine });
+    return out;
+  }
+
+  /** `name: value` -> [name, rest starting at the colon's follower]. The rest keeps its `:` or `<` marker. */
+  private splitLine(l: Line): [string, string] {
+    const i = l.text.indexOf(':');
+    if (i < 0) throw new RecordError('LDIF_MISSING_COLON', `line has no ":" ("${truncate(latin1ToUtf8(l.text))}")`, l.line);
+    return [l.text.slice(0, i), l.text.slice(i + 1)];
+  }
+
+  /** Decode a value spec (what follows the first colon) to a Value. */
+  private value(spec: string, line: number): Value {
+    const c = spec.charCodeAt(0);
+    if (c === 58 /* : */) {
+      const b64 = spec.slice(1).trimStart();
+      if (!B64.test(b64)) throw new RecordError('LDIF_INVALID_BASE64', `invalid base64 value "${truncate(b64)}"`, line);
+      const buf = Buffer.from(b64, 'base64');
+      return isUtf8(buf) ? buf.toString('utf8') : new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+    }
+    if (c === 60 /* < */) {
+      const url = spec.slice(1).trim();
+      let bytes: Uint8Array;
+      try {
+        bytes = this.resolveUrl(url);
+      } catch (err) {
+        if (err instanceof RecordError) throw new RecordError(err.code, err.message, line);
+        throw new RecordError('LDIF_URL_UNREADABLE', `cannot read "${url}": ${(err as Error).message}`, line);
+      }
+      const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return isUtf8(buf) ? buf.toString('utf8') : bytes;
+    }
+    // FILL: zero or more spaces, then SAFE-STRING (raw UTF-8 accepted, as found in the wild).
+    let k = 0;
+    while (spec.charCodeAt(k) === 32) k++;
+    return latin1ToUtf8(k ? spec.slice(k) : spec);
+  }
+
+  /** A value that must be text (DN, newrdn, changetype...). */
+  private valueAsText(spec: string, line: number, what: string): string {
+    const v = this.value(spec, line);
+    if (typeof v !== 'string') throw new RecordError('LDIF_INVALID_UTF8', `${what} is not valid UTF-8`, line);
+    return v;
+  }
+
+  private lower(name: string): string {
+    let l = this.lowerCache.get(name);
+    if (l === undefined) {
+      if (!ATTR_DESC.test(name)) {
+        throw new RecordError('LDIF_BAD_ATTRIBUTE', name === '' ? 'empty attribute description' : `invalid attribute description "${truncate(latin1ToUtf8(name))}"`, 0);
+      }
+      l = name.toLowerCase();
+      if (this.lowerCache.size > 10000) this.lowerCache.clear();
+      this.lowerCache.set(name, l);
+    }
+    return l;
+  }
+
+  private attrName(name: string, line: number): string {
+    try {
+      return this.lower(name);
+    } catch (err) {
+      if (err instanceof RecordError) throw new RecordError(err.code, err.message, line);
+      throw err;
+    }
+  }
+
+  private record(dn: string, logical: Line[], origin: Origin): LdifRecord {
+    let i = 1;
+    const controls: Control[] = [];
+    let changetype: string | undefined;
+    if (this.mode !== 'entries') {
+      for (; i < logical.length; i++) {
+        const [name, spec] = this.splitLine(logical[i]);
+        const lname = name.toLowerCase();
+        if (lname === 'control') { controls.push(this.control(spec, logical[i].line)); continue; }
+        if (lname === 'changetype') {
+          changetype = this.valueAsText(spec, logical[i].line, 'changetype').trim();
+          i++;
+        }
+        break;
+      }
+      if (controls.length && changetype === undefined) {
+        throw new RecordError('LDIF_CONTROL_WITHOUT_CHANGETYPE', '"control:" lines must be followed by "changetype:"', logical[i - 1].line);
+      }
+    }
+    if (changetype === undefined) {
+      if (this.mode === 'changes') throw new RecordError('LDIF_MISSING_CHANGETYPE', 'change record has no "changetype:" line', logical[Math.min(1, logical.length - 1)].line);
+      const e: Entry = { kind: 'entry', dn, attrs: this.attributes(logical, 1), origin };
+      return e;
+    }
+    const base = { kind: 'change' as const, dn, origin, controls };
+    switch (changetype.toLowerCase()) {
+      case 'add': {
+        if (i >= logical.length) throw new RecordError('LDIF_ADD_WITHOUT_ATTRIBUTES', 'add record has no attributes', logical[i - 1].line);
+        return { ...base, changetype: 'add', attrs: this.attributes(logical, i) };
+      }
+      case 'delete':
+        if (i < logical.length) throw new RecordError('LDIF_DELETE_WITH_CONTENT', 'delete record must have no lines after "changetype: delete"', logical[i].line);
+        return { ...base, changetype: 'delete' };
+      case 'modify':
+        return { ...base, changetype: 'modify', mods: this.mods(logical, i) };
+      case 'modrdn':
+      case 'moddn':
+        return { ...base, ...this.moddn(logical, i), changetype: changetype.toLowerCase() as 'modrdn' | 'moddn' };
+      default:
+        throw new RecordError('LDIF_UNKNOWN_CHANGETYPE', `unknown changetype "${truncate(changetype)}" (add, delete, modify, modrdn, moddn)`, logical[i - 1].line);
+    }
+  }
+
+  private attributes(logical: Line[], from: number): Map<string, Attribute> {
+    const attrs = new Map<string, Attribute>();
+    for (let i = from; i < logical.length; i++) {
+      const l = logical[i];
+      const t = l.text;
+      const c = t.indexOf(':');
+      if (c < 0) throw new RecordError('LDIF_MISSING_COLON', `line has no ":" ("${truncate(latin1ToUtf8(t))}")`, l.line);
+      const name = t.slice(0, c);
+      const key = this.attrName(name, l.line);
+      if (key === 'dn') throw new RecordError('LDIF_DN_INSIDE_RECORD', 'a second "dn:" line inside a record (missing blank line between records?)', l.line);
+      const v = this.value(t.slice(c + 1), l.line);
+      const a = attrs.get(key);
+      if (a) a.values.push(v);
+      else attrs.set(key, { name, values: [v] });
+    }
+    return attrs;
+  }
+
+  private mods(logical: Line[], from: number): Modification[] {
+    const mods: Modification[] = [];
+    let i = from;
+    if (i >= logical.length) throw new RecordError('LDIF_MODIFY_WITHOUT_CHANGES', 'modify record has no changes', logical[i - 1].line);
+    while (i < logical.length) {
+      const l = logical[i];
+      const [opName, spec] = this.splitLine(l);
+      const op = opName.toLowerCase();
+      if (op !== 'add' && op !== 'delete' && op !== 'replace' && op !== 'increment') {
+        throw new RecordError('LDIF_UNKNOWN_MODOP', `unknown modify operation "${truncate(latin1ToUtf8(opName))}" (add, delete, replace, increment)`, l.line);
+      }
+      const attr = this.valueAsText(spec, l.line, 'attribute name').trim();
+      const attrKey = this.attrName(attr, l.line);
+      const values: Value[] = [];
+      let name = attr;
+      i++;
+      let dash = false;
+      let binary = false;
+      for (; i < logical.length; i++) {
+        const vl = logical[i];
+        if (vl.text === '-' || vl.text.trim() === '-') { dash = true; break; } // "-" with trailing spaces tolerated
+        const c = vl.text.indexOf(':');
+        if (c < 0) throw new RecordError('LDIF_MISSING_COLON', `line has no ":" ("${truncate(latin1ToUtf8(vl.text))}")`, vl.line);
+        const vname = vl.text.slice(0, c);
+        const vkey = this.attrName(vname, vl.line);
+        if (vkey !== attrKey) {
+          // "add: x" right after values with no "-": tolerated as the start of the next change.
+          if (isModOpLine(vkey) && values.length > 0) break;
+          if (!sameOptionsIgnoringBinary(vkey, attrKey)) {
+            throw new RecordError('LDIF_MOD_ATTRIBUTE_MISMATCH', `value line for "${latin1ToUtf8(vname)}" inside the "${op}: ${attr}" change`, vl.line);
+          }
+        }
+        // A value line may add ";binary" to the change's attribute (it then names the change), but all values must agree.
+        const addsBinary = vkey !== attrKey && hasBinaryOption(vkey) && !hasBinaryOption(attrKey);
+        if (values.length === 0) {
+          if (addsBinary) name = vname;
+          binary = addsBinary;
+        } else if (addsBinary !== binary) {
+          throw new RecordError('LDIF_MOD_ATTRIBUTE_MISMATCH', `value line for "${latin1ToUtf8(vname)}" changes the ";binary" option inside the "${op}: ${attr}" change`, vl.line);
+        }
+        values.push(this.value(vl.text.slice(c + 1), vl.line));
+      }
+      if (dash) i++;
+      if (op === 'add' && values.length === 0) throw new RecordError('LDIF_MOD_ADD_WITHOUT_VALUES', `"add: ${attr}" has no values`, l.line);
+      if (op === 'increment' && values.length !== 1) throw new RecordError('LDIF_MOD_INCREMENT_VALUES', `"increment: ${attr}" needs exactly one value (RFC 4525), found ${values.length}`, l.line);
+      mods.push({ op: op as ModOp, name, values });
+    }
+    return mods;
+  }
+
+  private moddn(logical: Line[], from: number): { newrdn: string; deleteoldrdn: boolean; newsuperior: string | null } {
+    const want = (k: number, key: string): [string, Line] => {
+      const l = logical[k];
+      if (!l) throw new RecordError('LDIF_MODDN_MISSING', `modrdn record has no "${key}:" line`, logical[k - 1].line);
+      const [name, spec] = this.splitLine(l);
+      if (name.toLowerCase() !== key) throw new RecordError('LDIF_MODDN_UNEXPECTED', `expected "${key}:" but found "${truncate(latin1ToUtf8(name))}:"`, l.line);
+      return [this.valueAsText(spec, l.line, key), l];
+    };
+    const [newrdn, l1] = want(from, 'newrdn');
+    if (newrdn.trim() === '') throw new RecordError('LDIF_MODDN_EMPTY_NEWRDN', '"newrdn:" is empty', l1.line);
+    const [del, l2] = want(from + 1, 'deleteoldrdn');
+    if (del !== '0' && del !== '1') throw new RecordError('LDIF_MODDN_BAD_DELETEOLDRDN', `"deleteoldrdn:" must be 0 or 1, found "${truncate(del)}"`, l2.line);
+    let newsuperior: string | null = null;
+    if (logical.length > from + 2) {
+      [newsuperior] = want(from + 2, 'newsuperior');
+      if (logical.length > from + 3) throw new RecordError('LDIF_MODDN_EXTRA_LINE', 'unexpected line after "newsuperior:"', logical[from + 3].line);
+    }
+    return { newrdn, deleteoldrdn: del === '1', newsuperior };
+  }
+
+  private control(spec: string, line: number): Control {
+    let text: string;
+    if (spec.startsWith(':')) {
+      // UnboundID extension: the whole control spec in base64.
+      const v = this.value(spec, line);
+      if (typeof v !== 'string') throw new RecordError('LDIF_BAD_CONTROL', 'base64 control spec is not text', line);
+      text = v;
+    } else {
+      text = spec;
+    }
+    const m = /^\s*([0-9]+(?:\.[0-9]+)+)(?:\s+(true|false))?\s*(?:(:.*))?$/i.exec(text);
+    if (!m) {
+      throw new RecordError('LDIF_BAD_CONTROL', text.trim() === '' ? 'empty "control:" line' : `invalid control "${truncate(latin1ToUtf8(text.trim()))}" (want: OID [true|false] [: value])`, line);
+    }
+    let value: Value | null = null;
+    if (m[3] !== undefined) {
+      const vs = m[3].slice(1);
+      value = vs.startsWith(':') || vs.startsWith('<') ? this.value(vs, line) : latin1ToUtf8(vs.replace(/^ +/, ''));
+    }
+    return { oid: m[1], criticality: (m[2] ?? '').toLowerCase() === 'true', value };
+  }
+}
+
+function hasBinaryOption(key: string): boolean {
+  return key.includes(';binary');
+}
+
+function isModOpLine(key: string): boolean {
+  return key === 'add' || key === 'delete' || key === 'replace' || key === 'increment';
+}
+
+/** Same base type and the same options, in any order, a `;binary` option aside. */
+function sameOptionsIgnoringBinary(a: string, b: string): boolean {
+  if (a === b) return true;
+  const pa = a.split(';');
+  const pb = b.split(';');
+  if (pa[0] !== pb[0]) return false;
+  const oa = pa.slice(1).filter((o) => o !== 'binary').sort().join(';');
+  const ob = pb.slice(1).filter((o) => o !== 'binary').sort().join(';');
+  return oa === ob;
+}
+
+function truncate(s: string, n = 60): string {
+  return s.length > n ? s.slice(0, n) + '...' : s;
+}
+
+function countLines(s: string): number {
+  let c = 0;
+  for (let i = s.indexOf('\n'); i >= 0; i = s.indexOf('\n', i + 1)) c++;
+  return c;
+}
+
+/** Parse a whole LDIF text (a string, or bytes) at once. */
+export function parseLdifText(input: string | Uint8Array, opts: ParseOptions = {}): ParseOutput {
+  const text = typeof input === 'string' ? Buffer.from(input, 'utf8').toString('latin1') : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
+  const p = new LdifParser(opts);
+  const out: ParseOutput = { records: [], rejects: [] };
+  p.push(text, out);
+  p.end(out);
+  return out;
+}
+
+export type { ChangeRecord };
