@@ -58,7 +58,7 @@
  * - `referenceVariants`: member/uniqueMember values naming an existing record in another spelling.
  * - `cycles`: the elementary cycles of the directed graph "group G has a member value naming group H"; each is listed as
  *   the DNs as written, starting with the one written first, in edge order (A -> B -> ... -> A). They are self-loops
- *   (a group in itself), pairs and triangles; other nested groups only name groups written earlier and never a cycle group,
+ *   (a group in itself), pairs and triangles (1% of the groups, at least one of each shape from 12 groups on); other nested groups only name groups written earlier and never a cycle group,
  *   so there are no other cycles.
  * - `duplicates`: records whose normalized DN equals that of an earlier record; `duplicateList`: each with both DNs as
  *   written, the record indexes (0-based) and the line numbers of their `dn:` lines (1-based).
@@ -469,7 +469,7 @@ function makePlan(n: number, seed: number, f: number): Plan {
   const groupMembers = new Map<number, number[]>();
   const cycles: number[][] = [];
   const inCycle = new Uint8Array(groups);
-  const nCycles = groups >= 6 ? Math.max(1, Math.round(groups * 0.01)) : 0;
+  const nCycles = groups >= 12 ? Math.max(3, Math.round(groups * 0.01)) : 0; // >= one of each shape
   const grng = new Rng(hash2(seed, 0x1234567));
   for (let c = 0; c < nCycles; c++) {
     const size = 1 + (c % 3); // self-loop, pair, triangle
