@@ -160,3 +160,17 @@ export function baseType(desc: string): string {
 export function describeRecord(rec: { dn: string; origin?: Origin }): string {
   return rec.origin ? `${rec.origin.file}:${rec.origin.line} (dn: ${rec.dn})` : `dn: ${rec.dn}`;
 }
+
+/**
+ * The base64 text a binary value was read from, so writing it back costs no re-encoding. In-process only (a value
+ * that crossed to a worker is simply encoded again); never consulted for values that were changed, since a change
+ * makes a new Uint8Array.
+ */
+const sourceBase64 = new WeakMap<Uint8Array, string>();
+export function rememberBase64(bytes: Uint8Array, b64: string): void {
+  sourceBase64.set(bytes, b64);
+}
+export function base64Of(v: Value): string {
+  if (typeof v === 'string') return Buffer.from(v, 'utf8').toString('base64');
+  return sourceBase64.get(v) ?? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
+}

@@ -14,6 +14,7 @@ import { readFileSync } from 'node:fs';
 import { isUtf8 } from 'node:buffer';
 import { fileURLToPath } from 'node:url';
 import { LdapflowError } from '../errors.js';
+import { rememberBase64 } from '../entry.js';
 import type {
   Attribute, ChangeRecord, Control, Entry, LdifRecord, Modification, ModOp, Origin, Reject, Value,
 } from '../entry.js';
@@ -45,7 +46,7 @@ class RecordError extends Error {
 }
 
 const ATTR_DESC = /^[A-Za-z0-9][A-Za-z0-9-]*(?:\.[0-9]+)*(?:;[A-Za-z0-9-]+)*$/;
-const B64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+const B64_BAD = /[^A-Za-z0-9+/=]|=[^=]/;
 const NON_ASCII = /[\x80-\xff]/;
 const latin1ToUtf8 = (s: string): string => (NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
 
@@ -88,6 +89,8 @@ export class LdifParser {
   recordCount = 0;
   private sawRecord = false;
   private lowerCache = new Map<string, string>();
+  /** Whether the record being parsed is pure ASCII (then no value needs UTF-8 decoding). */
+  private recordAscii = true;
 
   constructor(opts: ParseOptions = {}) {
     this.file = opts.file ?? '<input>';
@@ -98,28 +101,41 @@ export class LdifParser {
 
   /** Feed latin1 text (one char per byte). Complete records go to `out`. */
   push(text: string, out: ParseOutput): void {
-    let data = this.tail ? this.tail + text : text;
-    this.tail = '';
-    if (data.indexOf('\0') >= 0) {
+    const nul = text.indexOf('\0');
+    if (nul >= 0) {
       throw new LdapflowError('LDIF_NOT_TEXT', 'input holds a NUL byte: not an LDIF text file', {
-        file: this.file, line: this.lineNo + 1 + countLines(data.slice(0, data.indexOf('\0'))),
+        file: this.file, line: this.lineNo + 1 + countLines(this.tail) + countLines(text.slice(0, nul)),
       });
     }
+    let data = this.tail ? this.tail + text : text;
+    this.tail = '';
+    if (data.indexOf('\r') >= 0) {
+      // CRLF (or mixed) line ends: make them LF; a CR at the very end waits for its LF in the next chunk.
+      data = data.replace(/\r\n/g, '\n');
+    }
+    // Cut at blank lines with a native search; blank lines holding spaces are handled line by line below.
     let pos = 0;
-    const n = data.length;
     for (;;) {
-      const nl = data.indexOf('\n', pos);
-      if (nl < 0) break;
-      let end = nl;
-      if (end > pos && data.charCodeAt(end - 1) === 13) end--;
-      this.line(data.slice(pos, end), out);
-      pos = nl + 1;
+      const sep = data.indexOf('\n\n', pos);
+      if (sep < 0) break;
+      this.block(data.slice(pos, sep), out);
+      this.flush(out);
+      pos = sep + 1;
+      while (data.charCodeAt(pos) === 10) { pos++; this.lineNo++; }
+      this.lineNo++; // the newline that ended the block's last line
     }
-    if (pos < n) {
+    if (pos < data.length) {
+      // Complete lines of an unfinished record are kept as lines (bounded by the record), the rest as the tail.
+      const lastNl = data.lastIndexOf('\n');
+      if (lastNl >= pos) {
+        this.block(data.slice(pos, lastNl), out);
+        this.lineNo++;
+        pos = lastNl + 1;
+      }
       this.tail = data.slice(pos);
-      if (this.tail.length > this.maxRecordBytes) this.tooBig();
+      if (this.tail.length + this.recBytes > this.maxRecordBytes) this.tooBig();
     }
-    data = '';
+    if (this.recBytes > this.maxRecordBytes) this.tooBig();
   }
 
   /** End of input: the last record (with or without a final newline). */
@@ -127,9 +143,34 @@ export class LdifParser {
     if (this.tail) {
       const t = this.tail.endsWith('\r') ? this.tail.slice(0, -1) : this.tail;
       this.tail = '';
-      this.line(t, out);
+      this.block(t, out);
     }
     this.flush(out);
+  }
+
+  /** Lines of one stretch of text without blank lines between them, except lines holding only spaces. */
+  private block(text: string, out: ParseOutput): void {
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const t = lines[i];
+      this.lineNo++;
+      if (t.length === 0 || (t.charCodeAt(0) === 32 || t.charCodeAt(0) === 9) && t.trim() === '') {
+        // A blank line, or one holding only spaces/tabs, ends a record.
+        this.flush(out);
+        continue;
+      }
+      if (this.recLines.length === 0) this.recStart = this.lineNo;
+      this.recLines.push(t);
+      this.recBytes += t.length + 1;
+    }
+    this.lineNo--; // the caller counts the newline that ends the block's last line
+  }
+
+  private takeRecord(): { lines: string[]; start: number } {
+    const r = { lines: this.recLines, start: this.recStart };
+    this.recLines = [];
+    this.recBytes = 0;
+    return r;
   }
 
   private tooBig(): never {
@@ -140,25 +181,15 @@ export class LdifParser {
     );
   }
 
-  private line(text: string, out: ParseOutput): void {
-    this.lineNo++;
-    // A blank line, or one holding only spaces/tabs, ends a record.
-    if (text.length === 0 || (text.charCodeAt(0) <= 32 && text.trim() === '')) {
-      if (this.recLines.length) this.flush(out);
-      return;
-    }
-    if (this.recLines.length === 0) this.recStart = this.lineNo;
-    this.recLines.push(text);
-    this.recBytes += text.length + 1;
-    if (this.recBytes > this.maxRecordBytes) this.tooBig();
+  private flush(out: ParseOutput): void {
+    if (!this.recLines.length) return;
+    const { lines, start } = this.takeRecord();
+    this.parseRecord(lines, start, out);
   }
 
-  private flush(out: ParseOutput): void {
-    const lines = this.recLines;
-    if (!lines.length) return;
-    const start = this.recStart;
-    this.recLines = [];
-    this.recBytes = 0;
+  private parseRecord(lines: string[], start: number, out: ParseOutput): void {
+    this.recordAscii = true;
+    for (let i = 0; i < lines.length; i++) if (NON_ASCII.test(lines[i])) { this.recordAscii = false; break; }
     let logical: Line[];
     try {
       logical = this.unfold(lines, start);
@@ -247,9 +278,12 @@ export class LdifParser {
     const c = spec.charCodeAt(0);
     if (c === 58 /* : */) {
       const b64 = spec.slice(1).trimStart();
-      if (!B64.test(b64)) throw new RecordError('LDIF_INVALID_BASE64', `invalid base64 value "${truncate(b64)}"`, line);
       const buf = Buffer.from(b64, 'base64');
-      return isUtf8(buf) ? buf.toString('utf8') : new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+      if (!validBase64(b64, buf.length)) throw new RecordError('LDIF_INVALID_BASE64', `invalid base64 value "${truncate(latin1ToUtf8(b64))}"`, line);
+      if (isUtf8(buf)) return buf.toString('utf8');
+      const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+      rememberBase64(bytes, b64);
+      return bytes;
     }
     if (c === 60 /* < */) {
       const url = spec.slice(1).trim();
@@ -266,7 +300,8 @@ export class LdifParser {
     // FILL: zero or more spaces, then SAFE-STRING (raw UTF-8 accepted, as found in the wild).
     let k = 0;
     while (spec.charCodeAt(k) === 32) k++;
-    return latin1ToUtf8(k ? spec.slice(k) : spec);
+    const v = k ? spec.slice(k) : spec;
+    return this.recordAscii ? v : latin1ToUtf8(v);
   }
 
   /** A value that must be text (DN, newrdn, changetype...). */
@@ -469,6 +504,17 @@ function sameOptionsIgnoringBinary(a: string, b: string): boolean {
   const oa = pa.slice(1).filter((o) => o !== 'binary').sort().join(';');
   const ob = pb.slice(1).filter((o) => o !== 'binary').sort().join(';');
   return oa === ob;
+}
+
+/** Standard alphabet, padding only at the end, and a length that decodes whole (padding may be omitted). */
+function validBase64(b64: string, decoded: number): boolean {
+  let n = b64.length;
+  if (n % 4 === 1) return false;
+  if (B64_BAD.test(b64)) return false;
+  let pad = 0;
+  while (n > 0 && b64.charCodeAt(n - 1) === 61) { n--; pad++; }
+  if (pad > 2 || (pad && b64.length % 4 !== 0)) return false;
+  return decoded === Math.floor((n * 3) / 4);
 }
 
 function truncate(s: string, n = 60): string {

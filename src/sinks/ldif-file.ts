@@ -1,0 +1,109 @@
+/**
+ * writeLdif: a Sink writing LDIF to a file or standard output (`-`). A file is written as `FILE.partial` and renamed
+ * to FILE when the run completes, so a FILE that exists is always complete; an aborted run leaves the `.partial`.
+ * Writes a batch at a time and waits for the stream to drain (a slow disk or pipe never makes memory grow).
+ */
+import { createWriteStream, renameSync, type WriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { LdapflowError } from '../errors.js';
+import type { Batch } from '../entry.js';
+import type { Sink, SinkContext } from '../stage.js';
+import { formatRecord } from './ldif-format.js';
+
+export { formatRecord, formatAttr, formatComment, fold } from './ldif-format.js';
+
+export interface WriteLdifOptions {
+  /** A path, or `-` for standard output. */
+  output: string;
+  /** A writable to use instead (library use, tests); `output` is then only its name. */
+  stream?: Writable;
+  /** Fold column, default 76; 0 disables folding. */
+  wrap?: number;
+  /** Write a `version: 1` line first (default true). */
+  version?: boolean;
+  /** Write straight to the path instead of PATH.partial + rename (default false). */
+  direct?: boolean;
+}
+
+export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: string; bytesWritten(): number } {
+  if (!opts || typeof opts.output !== 'string' || opts.output === '') throw new LdapflowError('OPTION_INVALID', 'writeLdif: option "output" must be a path or "-"');
+  const wrap = opts.wrap ?? 76;
+  const toStdout = opts.output === '-' && !opts.stream;
+  const partial = !toStdout && !opts.stream && !opts.direct ? opts.output + '.partial' : opts.output;
+  let out: Writable | undefined;
+  let ctx: SinkContext;
+  let failed: Error | undefined;
+  let bytes = 0;
+  let headerDone = false;
+
+  const fail = (err: Error): LdapflowError =>
+    new LdapflowError('LDIF_WRITE_FAILED', `cannot write ${toStdout ? 'standard output' : opts.output}: ${(err as NodeJS.ErrnoException).code === 'EPIPE' ? 'the reader closed the pipe' : err.message}`, { file: opts.output });
+
+  function write(text: string): Promise<void> {
+    if (failed) return Promise.reject(fail(failed));
+    bytes += Buffer.byteLength(text);
+    return new Promise((resolve, reject) => {
+      const ok = out!.write(text, (err) => { if (err) { failed = err; reject(fail(err)); } });
+      if (ok) resolve();
+      else out!.once('drain', resolve);
+    });
+  }
+
+  async function end(): Promise<void> {
+    if (!out) return;
+    const o = out;
+    out = undefined;
+    if (toStdout) {
+      await new Promise<void>((resolve) => (o.writableNeedDrain ? o.once('drain', () => resolve()) : resolve()));
+      return;
+    }
+    if (opts.stream) { await new Promise<void>((resolve) => o.end(resolve)); return; }
+    const ws = o as WriteStream;
+    await new Promise<void>((resolve, reject) => {
+      ws.once('error', reject);
+      ws.end(() => resolve());
+    });
+  }
+
+  return {
+    kind: 'ldif',
+    path: opts.output,
+    bytesWritten: () => bytes,
+    async open(c: SinkContext) {
+      ctx = c;
+      if (toStdout) out = process.stdout;
+      else if (opts.stream) out = opts.stream;
+      else {
+        const ws = createWriteStream(partial, { highWaterMark: 1 << 20 });
+        await new Promise<void>((resolve, reject) => {
+          ws.once('open', () => resolve());
+          ws.once('error', (err) => reject(new LdapflowError('LDIF_OPEN_FAILED', `cannot write ${partial}: ${err.message}`, { file: opts.output })));
+        });
+        out = ws;
+      }
+      out.on('error', (err) => { failed = err; });
+    },
+    async write(batch: Batch) {
+      let text = '';
+      if (!headerDone) {
+        headerDone = true;
+        if (opts.version !== false) text += 'version: 1\n';
+      }
+      const recs = batch.records;
+      for (let i = 0; i < recs.length; i++) {
+        if (bytes > 0 || text.length > 0) text += '\n';
+        text += formatRecord(recs[i], { wrap });
+      }
+      if (text) await write(text);
+      ctx.acknowledge(batch.seq, recs.length);
+    },
+    async close() {
+      if (!headerDone && opts.version !== false) { headerDone = true; await write('version: 1\n'); }
+      await end();
+      if (partial !== opts.output) renameSync(partial, opts.output);
+    },
+    async abort() {
+      try { await end(); } catch { /* already failing */ }
+    },
+  };
+}

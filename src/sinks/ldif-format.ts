@@ -1,0 +1,105 @@
+/**
+ * LDIF serialization of one record (RFC 2849). Values are written base64 wherever the RFC requires or recommends it:
+ * a leading space, ":" or "<", a trailing space, any non-ASCII or control character, binary. Lines are folded at
+ * 76 columns; since everything but comments is ASCII after base64, folding never splits a UTF-8 character
+ * (comments are folded on code-point boundaries, counting UTF-8 bytes). Attribute and value order is kept.
+ */
+import { base64Of, type Control, type LdifRecord, type Value } from '../entry.js';
+
+/** True when a text value cannot be written as a plain SAFE-STRING. */
+const NEEDS_B64 = /^[ :<]|[^\x20-\x7e]| $/;
+
+export interface FormatOptions {
+  /** Column to fold at (bytes per line); 0 disables folding. Default 76. */
+  wrap?: number;
+}
+
+const b64 = base64Of;
+
+/** `name: value` or `name:: base64`, folded. */
+export function formatAttr(name: string, v: Value, wrap = 76): string {
+  let line: string;
+  if (typeof v === 'string' && !NEEDS_B64.test(v)) line = v === '' ? name + ':' : name + ': ' + v;
+  else line = name + ':: ' + b64(v);
+  return wrap > 0 && line.length > wrap ? fold(line, wrap) : line;
+}
+
+/** Fold an ASCII line: the first `wrap` chars, then continuation lines of a space and `wrap - 1` chars. */
+export function fold(line: string, wrap = 76): string {
+  let out = line.slice(0, wrap);
+  for (let i = wrap; i < line.length; i += wrap - 1) out += '\n ' + line.slice(i, i + wrap - 1);
+  return out;
+}
+
+/** Fold a comment line that may hold non-ASCII text, never splitting a character, counting UTF-8 bytes. */
+export function foldComment(text: string, wrap = 76): string {
+  const parts: string[] = [];
+  let cur = '';
+  let curBytes = 0;
+  let limit = wrap;
+  for (const ch of text.replace(/[\r\n]+/g, ' ')) {
+    const b = Buffer.byteLength(ch);
+    if (curBytes + b > limit) {
+      parts.push(cur);
+      cur = '';
+      curBytes = 0;
+      limit = wrap - 1;
+    }
+    cur += ch;
+    curBytes += b;
+  }
+  parts.push(cur);
+  return parts.join('\n ');
+}
+
+function formatDnLine(key: string, dn: string, wrap: number): string {
+  return formatAttr(key, dn, wrap);
+}
+
+function formatControl(c: Control, wrap: number): string {
+  let spec = c.oid + (c.criticality ? ' true' : ' false');
+  if (c.value !== null) {
+    if (typeof c.value === 'string' && !NEEDS_B64.test(c.value)) spec += ': ' + c.value;
+    else spec += ':: ' + b64(c.value);
+  }
+  const line = 'control: ' + spec;
+  return wrap > 0 && line.length > wrap ? fold(line, wrap) : line;
+}
+
+/** One record as LDIF text, ending with a newline (no blank separator line). */
+export function formatRecord(rec: LdifRecord, opts: FormatOptions = {}): string {
+  const wrap = opts.wrap ?? 76;
+  let s = formatDnLine('dn', rec.dn, wrap) + '\n';
+  if (rec.kind === 'entry') {
+    for (const a of rec.attrs.values()) for (const v of a.values) s += formatAttr(a.name, v, wrap) + '\n';
+    return s;
+  }
+  for (const c of rec.controls ?? []) s += formatControl(c, wrap) + '\n';
+  s += 'changetype: ' + rec.changetype + '\n';
+  switch (rec.changetype) {
+    case 'add':
+      for (const a of rec.attrs.values()) for (const v of a.values) s += formatAttr(a.name, v, wrap) + '\n';
+      break;
+    case 'delete':
+      break;
+    case 'modify':
+      for (const m of rec.mods) {
+        s += m.op + ': ' + m.name + '\n';
+        for (const v of m.values) s += formatAttr(m.name, v, wrap) + '\n';
+        s += '-\n';
+      }
+      break;
+    case 'modrdn':
+    case 'moddn':
+      s += formatAttr('newrdn', rec.newrdn, wrap) + '\n';
+      s += 'deleteoldrdn: ' + (rec.deleteoldrdn ? '1' : '0') + '\n';
+      if (rec.newsuperior !== null) s += formatAttr('newsuperior', rec.newsuperior, wrap) + '\n';
+      break;
+  }
+  return s;
+}
+
+/** A comment block (`# text`, folded). */
+export function formatComment(text: string, wrap = 76): string {
+  return foldComment('# ' + text, wrap) + '\n';
+}

@@ -1,0 +1,122 @@
+/**
+ * readLdif: an LDIF file, a `.ldif.gz` file, or standard input (`-`) as a Source of batches. A thin wrapper over the
+ * parsing engine: reads chunks, hands them to the parser as latin1 text, cuts batches of `batchSize` records.
+ * Memory is bounded by the chunk size plus the largest record.
+ */
+import { createReadStream, statSync } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { LdifParser, type ParseMode, type ParseOutput } from './ldif-parser.js';
+import { LdapflowError } from '../errors.js';
+import type { Batch } from '../entry.js';
+import type { Source } from '../stage.js';
+
+export interface ReadLdifOptions {
+  /** A path, or `-` for standard input. */
+  input: string;
+  /** A readable to use instead of opening `input` (for tests and library use); `input` is then only its name. */
+  stream?: Readable;
+  mode?: ParseMode;
+  /** Records per batch (default 1,000). */
+  batchSize?: number;
+  /** Force gzip decoding on or off; default: by the `.gz` suffix or the gzip magic bytes. */
+  gzip?: boolean;
+  resolveUrl?: (url: string) => Uint8Array;
+  maxRecordBytes?: number;
+}
+
+export function readLdif(opts: ReadLdifOptions): Source {
+  if (!opts || typeof opts.input !== 'string' || opts.input === '') {
+    throw new LdapflowError('OPTION_INVALID', 'readLdif: option "input" must be a path or "-"');
+  }
+  const batchSize = opts.batchSize ?? 1000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new LdapflowError('OPTION_INVALID', `readLdif: option "batchSize" must be a positive integer, got ${batchSize}`);
+  const isStdin = opts.input === '-' && !opts.stream;
+  let totalBytes: number | undefined;
+  if (!isStdin && !opts.stream) {
+    try {
+      const st = statSync(opts.input);
+      if (st.isDirectory()) throw new LdapflowError('SOURCE_NOT_A_FILE', `${opts.input}: is a directory, not an LDIF file`);
+      totalBytes = st.size;
+    } catch (err) {
+      if (err instanceof LdapflowError) throw err;
+      throw new LdapflowError('SOURCE_NOT_FOUND', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read: ${(err as Error).message}`, { file: opts.input });
+    }
+  }
+  let bytes = 0;
+  const name = isStdin ? '-' : opts.input;
+  return {
+    name,
+    totalBytes,
+    bytesRead: () => bytes,
+    async *batches(signal: AbortSignal): AsyncGenerator<Batch> {
+      const raw: Readable = opts.stream ?? (isStdin ? process.stdin : createReadStream(opts.input, { highWaterMark: 1 << 20 }));
+      const parser = new LdifParser({ file: name === '-' ? '<stdin>' : name, mode: opts.mode, resolveUrl: opts.resolveUrl, maxRecordBytes: opts.maxRecordBytes });
+      let seq = 0;
+      let out: ParseOutput = { records: [], rejects: [] };
+      let input: AsyncIterable<Buffer> = raw;
+      let gunzip = opts.gzip ?? (opts.input.endsWith('.gz') ? true : undefined);
+      const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      let first: IteratorResult<Buffer> | undefined;
+      if (gunzip === undefined) {
+        first = await it.next();
+        gunzip = !first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b;
+      }
+      const replay = async function* (): AsyncGenerator<Buffer> {
+        if (first && !first.done) yield first.value;
+        for (;;) {
+          const r = await it.next();
+          if (r.done) return;
+          yield r.value;
+        }
+      };
+      if (gunzip) {
+        const gz = createGunzip();
+        const src = replay();
+        (async () => {
+          try {
+            for await (const c of src) { bytes += c.length; if (!gz.write(c)) await new Promise((r) => gz.once('drain', r)); }
+            gz.end();
+          } catch (err) { gz.destroy(err as Error); }
+        })();
+        input = gz;
+      } else {
+        input = (async function* () { for await (const c of replay()) { bytes += c.length; yield c; } })();
+      }
+      try {
+        for await (const chunk of input) {
+          if (signal.aborted) break;
+          parser.push((chunk as Buffer).toString('latin1'), out);
+          while (out.records.length + out.rejects.length >= batchSize) {
+            yield cut();
+          }
+        }
+        if (!signal.aborted) {
+          parser.end(out);
+          while (out.records.length + out.rejects.length > 0) yield cut();
+        }
+      } catch (err) {
+        if (err instanceof LdapflowError) throw err;
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') throw new LdapflowError('SOURCE_BAD_GZIP', `${name}: not a valid gzip file (${(err as Error).message})`, { file: name });
+        throw new LdapflowError('SOURCE_READ_FAILED', `${name}: ${(err as Error).message}`, { file: name, cause: err });
+      } finally {
+        if (!isStdin && !opts.stream) (raw as Readable).destroy();
+      }
+
+      function cut(): Batch {
+        // Keep records and rejects of one batch from the same stretch of input.
+        if (out.records.length + out.rejects.length <= batchSize) {
+          const b: Batch = { seq: seq++, records: out.records, rejects: out.rejects };
+          out = { records: [], rejects: [] };
+          return b;
+        }
+        const records = out.records.splice(0, batchSize);
+        const lastIndex = records.length ? records[records.length - 1].origin!.index : -1;
+        let k = 0;
+        while (k < out.rejects.length && out.rejects[k].origin!.index < lastIndex) k++;
+        return { seq: seq++, records, rejects: out.rejects.splice(0, k) };
+      }
+    },
+  };
+}
