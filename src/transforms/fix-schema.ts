@@ -1,0 +1,857 @@
+/**
+ * fix-schema: a map stage that makes every entry valid for the target schema, and says what it changed.
+ *
+ * Use from code or the CLI:
+ *
+ *   const stage = await buildFixSchema({ schemaPaths: ['/etc/ldap/schema/core.ldif', ...], preset: 'oid-to-oud',
+ *                                        strategy: 'preserve', explain: ['cn=x,dc=example,dc=com'], extensibleObject: false });
+ *   // or, with everything already loaded as plain data (this is what a worker receives):
+ *   const stage = fixSchema({ schema: schemaData, preset: presetData, strategy: 'strict' });
+ *
+ * `schemaPaths` empty means the built-in RFC schema; entries may be files (.schema / cn=config LDIF / OpenDJ LDIF),
+ * `builtin`, or `ldap://` URLs (see src/schema/load.ts). `preset` is a built-in name or a JSON file path.
+ *
+ * What it does to an entry (and to an add record), in order; every change is counted by code on the batch and,
+ * for DNs given in `explain`, described in a Note:
+ *  1. objectClass: preset exclusions (reject PRESET_EXCLUDED), preset maps (SCHEMA_OC_MAPPED) and removals
+ *     (PRESET_OC_REMOVED), classes unknown to the target removed (SCHEMA_OC_UNKNOWN_REMOVED), names in the target's
+ *     spelling (SCHEMA_OC_RENAMED), missing superclasses added (SCHEMA_SUPERCLASS_ADDED).
+ *  2. Exactly one structural chain. Several unrelated structural classes: keep the one that allows the RDN attribute
+ *     and covers most of the entry's attributes (preset `structuralByRdn` breaks ties); the others are replaced by an
+ *     auxiliary equivalent (`auxiliaryEquivalents`) or dropped (SCHEMA_MULTIPLE_STRUCTURAL). None: one is chosen by
+ *     the RDN attribute (`ou` -> organizationalUnit, `cn` -> organizationalRole, ...; SCHEMA_STRUCTURAL_ADDED); when
+ *     no class of the target fits, reject SCHEMA_NO_STRUCTURAL.
+ *  3. Attributes: preset removals (PRESET_ATTR_REMOVED), source operational attributes and the target's
+ *     NO-USER-MODIFICATION ones (SCHEMA_OPERATIONAL_REMOVED), preset value maps (PRESET_VALUE_MAPPED; unmappable:
+ *     reject PRESET_VALUE_UNMAPPABLE; mapped to a type the target lacks: reject PRESET_VALUE_UNMAPPABLE, or with
+ *     `targetMissing: drop` drop it counted as PRESET_MAP_TARGET_MISSING), preset renames (SCHEMA_ATTR_MAPPED), types unknown to the target
+ *     (SCHEMA_ATTR_UNKNOWN_REMOVED), types the final classes do not allow (SCHEMA_ATTR_NOT_ALLOWED_REMOVED; with
+ *     strategy `preserve` and `extensibleObject: true`, and when the target defines extensibleObject, they are kept
+ *     and extensibleObject is added instead: SCHEMA_EXTENSIBLE_ADDED). Operational types the target lets users write
+ *     (USAGE not userApplications, no NO-USER-MODIFICATION) are kept: no class governs them.
+ *     Descriptions with options (`cn;lang-ja`) are judged by their base type.
+ *  4. Values: empty values of text syntaxes dropped (SCHEMA_EMPTY_VALUE_REMOVED); boolean, integer, generalized
+ *     time, DN, name-and-optional-UID, country and IA5 values checked; repaired where unambiguous
+ *     (SCHEMA_SYNTAX_REPAIRED: `true` -> `TRUE`, `+007` -> `7`, `20240101120000z` -> `...Z`), else the entry is
+ *     rejected (SCHEMA_SYNTAX_INVALID). SINGLE-VALUE types with several values keep the RDN value or the first one
+ *     (SCHEMA_SINGLE_VALUE_TRIMMED; the dropped values are named in the note).
+ *  5. RDN values present in the entry (RFC 4512 2.3; SCHEMA_RDN_VALUE_ADDED). An RDN attribute the classes do not
+ *     allow: reject SCHEMA_RDN_NOT_ALLOWED; unknown to the target: reject SCHEMA_RDN_UNKNOWN.
+ *  6. MUST attributes: filled from the RDN, `sn` from the first `cn` value (SCHEMA_MUST_FILLED); else reject
+ *     SCHEMA_MUST_MISSING naming the attributes and the classes that require them.
+ * A rejected record goes to the reject file as it was read (the stage never mutates a record it rejects).
+ *
+ * Change records: `add` is treated like an entry. `modify`: modifications of attributes the target does not know,
+ * that the preset removes or that are NO-USER-MODIFICATION are dropped (same codes as for entries), preset renames
+ * and value maps apply, objectClass values are mapped, added values are syntax-checked; class rules cannot be
+ * checked (the entry's classes are not in the record). A modify left with no modification is rejected
+ * (SCHEMA_MODIFY_EMPTY) rather than silently vanishing. `delete`, `modrdn` and `moddn` pass unchanged.
+ *
+ * Strategies: `preserve` (default) keeps data where the target allows; `strict` never adds extensibleObject.
+ * Speed: class decisions are cached per (sorted class list, RDN types), attribute decisions per attribute
+ * description; the per-entry work is one pass over the attributes.
+ */
+import type { Attribute, Batch, Entry, LdifRecord, Modification, Note, Reject, Value, AddRecord } from '../entry.js';
+import { ndnOf } from '../entry.js';
+import { normalizeDn, rdnOf } from '../dn.js';
+import { LdapflowError } from '../errors.js';
+import { countOn, type MapStage } from '../stage.js';
+import { Schema, SYNTAX, keyOf, type SchemaData } from '../schema/schema.js';
+import type { ObjectClassDef } from '../schema/parse.js';
+import type { PresetData, ValueMap } from '../presets/index.js';
+
+export type FixSchemaStrategy = 'preserve' | 'strict';
+
+export interface FixSchemaOptions {
+  /** The target schema, as plain data (see src/schema/load.ts). */
+  schema: SchemaData;
+  /** Source-side knowledge (see src/presets/). */
+  preset?: PresetData;
+  strategy?: FixSchemaStrategy;
+  /** Keep attributes the classes do not allow by adding extensibleObject (strategy preserve only). */
+  extensibleObject?: boolean;
+  /** DNs whose changes are described in batch notes. */
+  explain?: string[];
+}
+
+export interface BuildFixSchemaOptions {
+  schemaPaths: string[];
+  preset?: string;
+  strategy?: FixSchemaStrategy;
+  explain?: string[];
+  extensibleObject?: boolean;
+  /** Unparseable schema definitions (skipped) are reported here. */
+  onWarning?: (message: string) => void;
+}
+
+const STAGE = 'fix-schema';
+
+/** Attributes every directory server maintains itself; removed when the target schema does not define them. */
+const SOURCE_OPERATIONAL = [
+  'createtimestamp', 'modifytimestamp', 'creatorsname', 'modifiersname', 'entryuuid', 'entrycsn', 'entrydn',
+  'structuralobjectclass', 'subschemasubentry', 'hassubordinates', 'numsubordinates', 'contextcsn', 'nsuniqueid',
+  'ds-sync-hist', 'ds-sync-state', 'ds-entryuuid', 'ibm-entryuuid', 'objectguid', 'usnchanged', 'usncreated',
+  'whenchanged', 'whencreated', 'dscorepropagationdata', 'replpropertymetadata', 'pwdchangedtime', 'pwdhistory',
+  'pwdfailuretime', 'pwdaccountlockedtime', 'pwdgraceusetime', 'pwdreset', 'memberof', 'ismemberof',
+];
+
+/** Default structural class by RDN attribute for entries with none. */
+const STRUCTURAL_BY_RDN: Record<string, string> = {
+  ou: 'organizationalUnit', cn: 'organizationalRole', o: 'organization', dc: 'domain', c: 'country', l: 'locality',
+  uid: 'account',
+};
+const AUX_EQUIVALENTS: Record<string, string> = { account: 'uidObject', domain: 'dcObject' };
+
+// ---- syntax checks --------------------------------------------------------------------------------------------
+
+const enum Check { None, NonEmpty, Boolean, Integer, GTime, Dn, NameUid, Country, Ia5 }
+
+const NON_EMPTY_SYNTAXES = new Set([
+  SYNTAX.directoryString, SYNTAX.printableString, '1.3.6.1.4.1.1466.115.121.1.50', '1.3.6.1.4.1.1466.115.121.1.36',
+  '1.3.6.1.4.1.1466.115.121.1.38', '1.3.6.1.4.1.1466.115.121.1.22', '1.3.6.1.4.1.1466.115.121.1.41',
+]);
+
+function checkFor(syntax: string | undefined): Check {
+  switch (syntax) {
+    case SYNTAX.boolean: return Check.Boolean;
+    case SYNTAX.integer: return Check.Integer;
+    case SYNTAX.generalizedTime: return Check.GTime;
+    case SYNTAX.dn: return Check.Dn;
+    case SYNTAX.nameAndOptionalUid: return Check.NameUid;
+    case SYNTAX.countryString: return Check.Country;
+    case SYNTAX.ia5String: return Check.Ia5;
+    default: return syntax && NON_EMPTY_SYNTAXES.has(syntax as never) ? Check.NonEmpty : Check.None;
+  }
+}
+
+const INT_OK = /^-?(?:0|[1-9][0-9]*)$/;
+const INT_FIX = /^\s*([+-]?)0*([0-9]+)\s*$/;
+const GTIME_OK = /^[0-9]{10}(?:[0-9]{2}(?:[0-9]{2})?)?(?:[.,][0-9]+)?(?:Z|[+-][0-9]{2}(?:[0-9]{2})?)$/;
+const ISO_TIME = /^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([0-9]{2}):([0-9]{2})(?::([0-9]{2}))?(?:\.([0-9]+))?(Z|[+-][0-9]{2}:?[0-9]{2})$/i;
+const BOOL_FIX: Record<string, string> = {
+  true: 'TRUE', yes: 'TRUE', y: 'TRUE', on: 'TRUE', '1': 'TRUE', false: 'FALSE', no: 'FALSE', n: 'FALSE', off: 'FALSE', '0': 'FALSE',
+};
+// eslint-disable-next-line no-control-regex
+const NON_IA5 = /[^\x00-\x7f]/;
+
+/** Check one value: undefined = valid as is; a string = the repaired value; null = invalid, no safe repair. '' = drop. */
+function checkValue(check: Check, v: string): string | null | undefined {
+  switch (check) {
+    case Check.NonEmpty:
+      return v === '' ? '' : undefined;
+    case Check.Boolean:
+      if (v === 'TRUE' || v === 'FALSE') return undefined;
+      if (v === '') return '';
+      return BOOL_FIX[v.trim().toLowerCase()] ?? null;
+    case Check.Integer: {
+      if (INT_OK.test(v)) return undefined;
+      if (v === '') return '';
+      const m = INT_FIX.exec(v);
+      if (!m) return null;
+      const digits = m[2].replace(/^0+(?=[0-9])/, '');
+      return digits === '0' ? '0' : (m[1] === '-' ? '-' : '') + digits;
+    }
+    case Check.GTime: {
+      if (GTIME_OK.test(v)) return undefined;
+      if (v === '') return '';
+      const t = v.trim().replace(/z$/, 'Z');
+      if (GTIME_OK.test(t)) return t;
+      const m = ISO_TIME.exec(t);
+      if (!m) return null; // includes a time without zone: which zone is ambiguous
+      const zone = m[8].toUpperCase() === 'Z' ? 'Z' : m[8].replace(':', '');
+      return `${m[1]}${m[2]}${m[3]}${m[4]}${m[5]}${m[6] ?? '00'}${m[7] ? '.' + m[7] : ''}${zone}`;
+    }
+    case Check.Dn:
+    case Check.NameUid: {
+      let dn = v;
+      if (check === Check.NameUid) {
+        const h = v.lastIndexOf('#');
+        if (h >= 0 && /^#'[01]*'B$/.test(v.slice(h))) dn = v.slice(0, h);
+      }
+      try {
+        normalizeDn(dn);
+        if (dn.trim() === dn) return undefined;
+      } catch {
+        return null;
+      }
+      return dn.trim() + v.slice(dn.length);
+    }
+    case Check.Country: {
+      if (v.length === 2) return undefined;
+      const t = v.trim();
+      return t.length === 2 ? t : v === '' ? '' : null;
+    }
+    case Check.Ia5:
+      if (v === '') return '';
+      return NON_IA5.test(v) ? null : undefined;
+    default:
+      return undefined;
+  }
+}
+
+const CHECK_NAMES = ['', 'text', 'Boolean', 'Integer', 'Generalized Time', 'DN', 'Name and Optional UID', 'Country String', 'IA5 String'];
+
+// ---- decisions ------------------------------------------------------------------------------------------------
+
+interface AttrInfo {
+  /** remove: drop with `code`; keep: class rules apply; free: operational, kept without class rules; map: value map. */
+  kind: 'remove' | 'keep' | 'free' | 'map';
+  code?: string;
+  why?: string;
+  /** Model key of the target type. */
+  key: string;
+  /** Output attribute description (target name when mapped; else the source spelling). */
+  outName?: string;
+  renamedFrom?: string;
+  singleValue: boolean;
+  check: Check;
+  valueMap?: ValueMap;
+  valueMapTo?: string;
+}
+
+interface ClassChange { code: string; message: string }
+
+interface Plan {
+  exclude?: string;
+  /** Reject reason when no structural class can be found. */
+  noStructural?: string;
+  /** Needs attribute coverage to decide (several or no structural classes): plan per attribute set. */
+  ambiguous?: boolean;
+  classes: string[];
+  changes: ClassChange[];
+  allowed: Set<string>;
+  must: string[];
+  /** Which class requires each MUST key, for messages. */
+  mustBy: Map<string, string>;
+  extensible: boolean;
+}
+
+interface Cx {
+  batch: Batch;
+  rec: LdifRecord;
+  explain: boolean;
+}
+
+function fix(cx: Cx, code: string, message?: string | (() => string)): void {
+  countOn(cx.batch, code);
+  if (cx.explain) {
+    const notes = (cx.batch.notes ??= []);
+    notes.push({ dn: cx.rec.dn, stage: STAGE, code, message: typeof message === 'function' ? message() : message ?? code } satisfies Note);
+  }
+}
+
+class RejectError {
+  constructor(readonly code: string, readonly message: string) {}
+}
+
+const lowerSet = (xs: string[] | undefined): Set<string> => new Set((xs ?? []).map((x) => x.toLowerCase()));
+const lowerMap = <T>(m: Record<string, T> | undefined): Map<string, T> =>
+  new Map(Object.entries(m ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+
+function normValue(v: string): string {
+  return v.trim().replace(/\s+/g, ' ').toLowerCase();
+}
+
+/** The compiled stage: schema index, preset lookups, caches. One per stage instance (or worker). */
+class Fixer {
+  readonly s: Schema;
+  readonly strategy: FixSchemaStrategy;
+  readonly useExtensible: boolean;
+  readonly explain: Set<string>;
+  readonly presetName: string;
+  private readonly removeAttrs: Set<string>;
+  private readonly operational: Set<string>;
+  private readonly mapAttrs: Map<string, string>;
+  private readonly valueMaps: Map<string, ValueMap>;
+  private readonly removeOcs: Set<string>;
+  private readonly mapOcs: Map<string, string>;
+  private readonly excludeOcs: Set<string>;
+  private readonly byRdn: Map<string, string>;
+  private readonly auxEq: Map<string, string>;
+  private readonly attrCache = new Map<string, AttrInfo>();
+  private readonly planCache = new Map<string, Plan>();
+  private readonly extName: string | undefined;
+
+  constructor(opts: FixSchemaOptions) {
+    this.s = new Schema(opts.schema);
+    const p = opts.preset ?? {};
+    this.presetName = p.name ?? 'preset';
+    this.strategy = opts.strategy ?? 'preserve';
+    this.extName = this.s.className('extensibleObject');
+    this.useExtensible = this.strategy === 'preserve' && !!opts.extensibleObject && this.extName !== undefined;
+    this.explain = new Set((opts.explain ?? []).map((d) => normalizeDn(d)));
+    this.removeAttrs = lowerSet(p.removeAttributes);
+    this.operational = new Set([...SOURCE_OPERATIONAL, ...lowerSet(p.operationalAttributes)]);
+    this.mapAttrs = lowerMap(p.mapAttributes);
+    this.valueMaps = lowerMap(p.valueMaps);
+    this.removeOcs = lowerSet(p.removeObjectClasses);
+    this.mapOcs = lowerMap(p.mapObjectClasses);
+    this.excludeOcs = lowerSet(p.excludeObjectClasses);
+    this.byRdn = new Map([...lowerMap(STRUCTURAL_BY_RDN), ...lowerMap(p.structuralByRdn)]);
+    this.auxEq = new Map([...lowerMap(AUX_EQUIVALENTS), ...lowerMap(p.auxiliaryEquivalents)]);
+  }
+
+  // -- attributes --
+
+  attrInfo(desc: string, noValueMap = false): AttrInfo {
+    const cacheKey = noValueMap ? '\0' + desc : desc;
+    let info = this.attrCache.get(cacheKey);
+    if (!info) {
+      info = this.computeAttrInfo(desc, noValueMap);
+      this.attrCache.set(cacheKey, info);
+    }
+    return info;
+  }
+
+  private computeAttrInfo(desc: string, noValueMap: boolean): AttrInfo {
+    const semi = desc.indexOf(';');
+    const base = semi < 0 ? desc : desc.slice(0, semi);
+    const opts = semi < 0 ? '' : desc.slice(semi);
+    const none = { key: base, singleValue: false, check: Check.None };
+    if (this.removeAttrs.has(desc) || this.removeAttrs.has(base)) {
+      return { ...none, kind: 'remove', code: 'PRESET_ATTR_REMOVED', why: `source-internal attribute, removed by preset ${this.presetName}` };
+    }
+    if (this.operational.has(base)) {
+      return { ...none, kind: 'remove', code: 'SCHEMA_OPERATIONAL_REMOVED', why: 'operational attribute of the source server' };
+    }
+    const vm = noValueMap ? undefined : this.valueMaps.get(base);
+    if (vm) return { ...none, kind: 'map', valueMap: vm, valueMapTo: vm.to ?? base };
+    const mapped = this.mapAttrs.get(base);
+    const targetBase = mapped ?? base;
+    const def = this.s.attr(targetBase);
+    if (!def) {
+      return { ...none, kind: 'remove', code: 'SCHEMA_ATTR_UNKNOWN_REMOVED', why: `attribute type ${mapped ?? base} is not defined in the target schema` };
+    }
+    if (def.noUserModification) {
+      return { ...none, key: keyOf(def), kind: 'remove', code: 'SCHEMA_OPERATIONAL_REMOVED', why: 'NO-USER-MODIFICATION in the target schema: the server maintains it' };
+    }
+    const operational = def.usage !== undefined && def.usage !== 'userApplications';
+    const binary = /;binary(;|$)/.test(opts);
+    return {
+      kind: operational ? 'free' : 'keep',
+      key: keyOf(def),
+      outName: mapped ? mapped + opts : undefined,
+      renamedFrom: mapped ? base : undefined,
+      singleValue: !!def.singleValue,
+      check: binary ? Check.None : checkFor(this.s.syntaxOf(targetBase)),
+    };
+  }
+
+  // -- classes --
+
+  /** The class plan for an entry; cached by class list + RDN types (+ attribute set when ambiguous). */
+  plan(ocValues: Value[], rdnTypes: string, attrs: Map<string, Attribute>): Plan {
+    let key = '';
+    if (ocValues.length === 1) key = String(ocValues[0]).toLowerCase();
+    else {
+      const l: string[] = [];
+      for (const v of ocValues) l.push(String(v).toLowerCase());
+      key = l.sort().join(',');
+    }
+    key += '|' + rdnTypes;
+    let p = this.planCache.get(key);
+    if (!p) {
+      p = this.computePlan(ocValues, rdnTypes, null);
+      this.remember(key, p);
+    }
+    if (!p.ambiguous) return p;
+    const attrKeys: string[] = [];
+    for (const k of attrs.keys()) {
+      const info = this.attrInfo(k);
+      if (info.kind === 'keep') attrKeys.push(info.key);
+    }
+    const key2 = key + '|' + attrKeys.sort().join(',');
+    let p2 = this.planCache.get(key2);
+    if (!p2) {
+      p2 = this.computePlan(ocValues, rdnTypes, new Set(attrKeys));
+      this.remember(key2, p2);
+    }
+    return p2;
+  }
+
+  private remember(key: string, p: Plan): void {
+    if (this.planCache.size > 20000) this.planCache.clear();
+    this.planCache.set(key, p);
+  }
+
+  private computePlan(ocValues: Value[], rdnTypes: string, attrKeys: Set<string> | null): Plan {
+    const s = this.s;
+    const changes: ClassChange[] = [];
+    const classes: string[] = [];
+    const seen = new Set<string>();
+    const add = (name: string) => {
+      const l = name.toLowerCase();
+      if (seen.has(l)) return false;
+      seen.add(l);
+      classes.push(name);
+      return true;
+    };
+    const empty: Plan = { classes, changes, allowed: new Set(), must: [], mustBy: new Map(), extensible: false };
+    for (const raw of ocValues) {
+      let v = String(raw).trim();
+      let l = v.toLowerCase();
+      if (this.excludeOcs.has(l)) return { ...empty, exclude: v };
+      const mapped = this.mapOcs.get(l);
+      if (mapped !== undefined) {
+        if (!mapped) {
+          changes.push({ code: 'PRESET_OC_REMOVED', message: `objectClass ${v} removed by preset ${this.presetName}` });
+          continue;
+        }
+        changes.push({ code: 'SCHEMA_OC_MAPPED', message: `objectClass ${v} mapped to ${mapped} by preset ${this.presetName}` });
+        v = mapped;
+        l = v.toLowerCase();
+      } else if (this.removeOcs.has(l)) {
+        changes.push({ code: 'PRESET_OC_REMOVED', message: `objectClass ${v} removed by preset ${this.presetName}` });
+        continue;
+      }
+      const target = s.className(v);
+      if (!target) {
+        changes.push({ code: 'SCHEMA_OC_UNKNOWN_REMOVED', message: `objectClass ${v} removed: not defined in the target schema` });
+        continue;
+      }
+      if (target !== v && !mapped) changes.push({ code: 'SCHEMA_OC_RENAMED', message: `objectClass ${v} written as ${target} (target spelling)` });
+      add(target);
+    }
+    this.addSuperclasses(classes, add, changes);
+
+    // One structural chain.
+    const structs = classes.filter((c) => s.kind(c) === 'STRUCTURAL');
+    const leaves = structs.filter((c) => !structs.some((o) => o !== c && s.isSubclassOf(o, c)));
+    const rdnKeys = rdnTypes ? rdnTypes.split('+').map((t) => s.attrKey(t) ?? t) : [];
+    if (leaves.length !== 1) {
+      if (attrKeys === null) return { ...empty, ambiguous: true };
+      if (leaves.length === 0) {
+        const chosen = this.pickStructural(rdnKeys, attrKeys);
+        if (!chosen) {
+          return { ...empty, noStructural: `no structural objectClass, and no class of the target allows the RDN attribute ${rdnTypes || '(none)'}` };
+        }
+        add(chosen);
+        changes.push({ code: 'SCHEMA_STRUCTURAL_ADDED', message: `structural objectClass ${chosen} added (the entry had none; it allows the RDN attribute ${rdnTypes})` });
+        this.addSuperclasses([chosen], add, changes);
+      } else {
+        const scored = leaves.map((c, i) => ({ c, i, score: this.score(c, rdnKeys, attrKeys) }));
+        scored.sort((a, b) => b.score - a.score || a.i - b.i);
+        const keep = scored[0].c;
+        const keepChain = new Set(s.superclassChain(keep));
+        for (const { c } of scored.slice(1)) {
+          const aux = this.auxEq.get(c.toLowerCase());
+          const auxName = aux && s.kind(aux) === 'AUXILIARY' ? s.className(aux) : undefined;
+          changes.push({
+            code: 'SCHEMA_MULTIPLE_STRUCTURAL',
+            message: auxName
+              ? `structural objectClass ${c} replaced by auxiliary ${auxName}: only one structural chain allowed, kept ${keep} (fits RDN ${rdnTypes}, covers most attributes)`
+              : `structural objectClass ${c} dropped: only one structural chain allowed, kept ${keep} (fits RDN ${rdnTypes}, covers most attributes)`,
+          });
+          if (auxName) {
+            add(auxName);
+            this.addSuperclasses([auxName], add, changes);
+          }
+        }
+        // Remove every structural class outside the kept chain.
+        for (let i = classes.length - 1; i >= 0; i--) {
+          const oc = s.objectClass(classes[i]);
+          if (oc && oc.kind === 'STRUCTURAL' && !keepChain.has(oc)) {
+            seen.delete(classes[i].toLowerCase());
+            classes.splice(i, 1);
+          }
+        }
+      }
+    }
+    const { must, may } = s.attributesOf(classes);
+    const mustBy = new Map<string, string>();
+    for (const c of classes) {
+      for (const oc of s.superclassChain(c)) for (const a of oc.must) if (!mustBy.has(s.attrKey(a) ?? a.toLowerCase())) mustBy.set(s.attrKey(a) ?? a.toLowerCase(), c);
+    }
+    const allowed = new Set([...must, ...may]);
+    const extensible = this.extName !== undefined && seen.has(this.extName.toLowerCase());
+    return { classes, changes, allowed, must: [...must].filter((k) => k !== 'objectclass'), mustBy, extensible };
+  }
+
+  private addSuperclasses(list: string[], add: (n: string) => boolean, changes: ClassChange[]): void {
+    for (const c of [...list]) {
+      for (const sup of this.s.superclassChain(c).slice(1)) {
+        const name = sup.names[0] ?? sup.oid;
+        if (add(name)) changes.push({ code: 'SCHEMA_SUPERCLASS_ADDED', message: `objectClass ${name} added: superclass of ${c}` });
+      }
+    }
+  }
+
+  private score(cls: string, rdnKeys: string[], attrKeys: Set<string>): number {
+    const { must, may } = this.s.attributesOf([cls]);
+    let sc = 0;
+    if (rdnKeys.length && rdnKeys.every((k) => must.has(k) || may.has(k))) sc += 1_000_000;
+    for (const k of attrKeys) if (must.has(k) || may.has(k)) sc += 100;
+    for (const k of must) if (k !== 'objectclass' && !attrKeys.has(k) && !rdnKeys.includes(k)) sc -= 50;
+    const pref = rdnKeys.length ? this.byRdn.get(rdnKeys[0]) : undefined;
+    if (pref && pref.toLowerCase() === cls.toLowerCase()) sc += 10;
+    return sc;
+  }
+
+  /** A structural class for an entry with none: the preset/default class for the RDN attribute, else the best fit. */
+  private pickStructural(rdnKeys: string[], attrKeys: Set<string>): string | undefined {
+    if (!rdnKeys.length) return undefined;
+    const pref = this.byRdn.get(rdnKeys[0]);
+    const fits = (oc: ObjectClassDef) => {
+      const { must, may } = this.s.attributesOf([oc.names[0] ?? oc.oid]);
+      if (!rdnKeys.every((k) => must.has(k) || may.has(k))) return false;
+      // MUST must be present or derivable (RDN, sn from cn).
+      for (const k of must) {
+        if (k === 'objectclass' || attrKeys.has(k) || rdnKeys.includes(k)) continue;
+        if (k === 'sn' && (attrKeys.has('cn') || rdnKeys.includes('cn'))) continue;
+        return false;
+      }
+      return true;
+    };
+    if (pref) {
+      const oc = this.s.objectClass(pref);
+      if (oc && oc.kind === 'STRUCTURAL' && fits(oc)) return oc.names[0] ?? oc.oid;
+    }
+    let best: string | undefined;
+    let bestScore = -Infinity;
+    for (const oc of this.s.structuralClasses()) {
+      if (oc.obsolete || !fits(oc)) continue;
+      const name = oc.names[0] ?? oc.oid;
+      const sc = this.score(name, rdnKeys, attrKeys);
+      if (sc > bestScore) { best = name; bestScore = sc; }
+    }
+    return best;
+  }
+
+  // -- records --
+
+  run(batch: Batch): Batch {
+    const out: LdifRecord[] = [];
+    const explainAny = this.explain.size > 0;
+    const cx: Cx = { batch, rec: batch.records[0], explain: false };
+    for (const rec of batch.records) {
+      cx.rec = rec;
+      cx.explain = explainAny && this.explainHit(rec);
+      try {
+        if (rec.kind === 'entry' || rec.changetype === 'add') this.fixEntry(rec, cx);
+        else if (rec.changetype === 'modify') this.fixModify(rec, cx);
+        out.push(rec);
+      } catch (e) {
+        if (!(e instanceof RejectError)) throw e;
+        countOn(batch, e.code);
+        if (cx.explain) (batch.notes ??= []).push({ dn: rec.dn, stage: STAGE, code: e.code, message: `rejected: ${e.message}` });
+        const r: Reject = { code: e.code, message: e.message, dn: rec.dn, record: rec };
+        if (rec.origin) r.origin = rec.origin;
+        batch.rejects.push(r);
+      }
+    }
+    batch.records = out;
+    return batch;
+  }
+
+  private explainHit(rec: LdifRecord): boolean {
+    try {
+      return this.explain.has(ndnOf(rec));
+    } catch {
+      return false;
+    }
+  }
+
+  private rdnOfRecord(dn: string): Array<{ type: string; value: string }> {
+    // Fast path: a first RDN without escapes, quotes or '+'.
+    let end = dn.indexOf(',');
+    if (end < 0) end = dn.length;
+    const first = dn.slice(0, end);
+    const eq = first.indexOf('=');
+    if (eq > 0 && first.indexOf('\\') < 0 && first.indexOf('"') < 0 && first.indexOf('+') < 0) {
+      return [{ type: first.slice(0, eq).trim(), value: first.slice(eq + 1).trim() }];
+    }
+    try {
+      return rdnOf(dn);
+    } catch (e) {
+      throw new RejectError('SCHEMA_RDN_INVALID', `the DN cannot be parsed: ${(e as Error).message}`);
+    }
+  }
+
+  private fixEntry(rec: Entry | AddRecord, cx: Cx): void {
+    const s = this.s;
+    const attrs = rec.attrs;
+    const ocAttr = attrs.get('objectclass');
+    const rdn = this.rdnOfRecord(rec.dn);
+    let rdnTypes = '';
+    for (let i = 0; i < rdn.length; i++) rdnTypes += (i ? '+' : '') + rdn[i].type.toLowerCase();
+    const plan = this.plan(ocAttr?.values ?? [], rdnTypes, attrs);
+    if (plan.exclude) {
+      throw new RejectError('PRESET_EXCLUDED', `objectClass ${plan.exclude} is a source-only entry kind the target cannot hold (excluded by preset ${this.presetName})`);
+    }
+    if (plan.noStructural) throw new RejectError('SCHEMA_NO_STRUCTURAL', plan.noStructural);
+    for (const ch of plan.changes) fix(cx, ch.code, ch.message);
+
+    const next = new Map<string, Attribute>();
+    next.set('objectclass', { name: ocAttr?.name ?? 'objectClass', values: plan.classes.slice() });
+    /** model key -> description key in `next` of the attribute without options. */
+    const byKey = new Map<string, string>();
+    const present = new Set<string>();
+    let needExt = false;
+    const allowedHere = (info: AttrInfo) => info.kind === 'free' || plan.extensible || plan.allowed.has(info.key);
+
+    const put = (info: AttrInfo, desc: string, name: string, values: Value[]) => {
+      if (info.kind === 'keep' && !allowedHere(info)) {
+        if (this.useExtensible) {
+          needExt = true;
+        } else {
+          fix(cx, 'SCHEMA_ATTR_NOT_ALLOWED_REMOVED', () => `${name} removed: not allowed by objectClasses ${plan.classes.join(', ')}` + (this.strategy === 'strict' ? ' (strategy strict)' : ''));
+          return;
+        }
+      }
+      let vals = values;
+      if (info.check !== Check.None) vals = this.checkValues(info, name, vals, cx);
+      const outKey = desc;
+      const prev = next.get(outKey);
+      if (prev) vals = prev.values.concat(vals.filter((v) => !prev.values.includes(v)));
+      if (info.singleValue && vals.length > 1) vals = this.trimSingle(name, vals, rdn, s, info, cx);
+      if (vals.length === 0) return;
+      next.set(outKey, prev ? { name: prev.name, values: vals } : vals === values ? { name, values } : { name, values: vals });
+      present.add(info.key);
+      if (outKey.indexOf(';') < 0) byKey.set(info.key, outKey);
+    };
+
+    for (const [desc, a] of attrs) {
+      if (desc === 'objectclass') continue;
+      const info = this.attrInfo(desc);
+      if (info.kind === 'remove') {
+        fix(cx, info.code!, () => `${a.name} removed: ${info.why}`);
+        continue;
+      }
+      if (info.kind === 'map') {
+        this.applyValueMap(info, desc, a, cx, put);
+        continue;
+      }
+      if (info.outName) {
+        fix(cx, 'SCHEMA_ATTR_MAPPED', () => `${a.name} renamed to ${info.outName} by preset ${this.presetName}`);
+        put(info, info.outName.toLowerCase(), info.outName, a.values);
+      } else put(info, desc, a.name, a.values);
+    }
+
+    // RDN values (RFC 4512 2.3).
+    for (const ava of rdn) {
+      const info = this.attrInfo(ava.type.toLowerCase());
+      if (info.kind === 'remove' || info.kind === 'map') {
+        throw new RejectError('SCHEMA_RDN_UNKNOWN', `RDN attribute ${ava.type} cannot be kept: ${info.why ?? 'it is value-mapped by the preset'}`);
+      }
+      if (!allowedHere(info)) {
+        if (this.useExtensible) needExt = true;
+        else throw new RejectError('SCHEMA_RDN_NOT_ALLOWED', `RDN attribute ${ava.type} is not allowed by objectClasses ${plan.classes.join(', ')}`);
+      }
+      const k = byKey.get(info.key);
+      const cur = k !== undefined ? next.get(k) : undefined;
+      const want = normValue(ava.value);
+      if (cur && cur.values.some((v) => typeof v === 'string' && (v === ava.value || normValue(v) === want))) continue;
+      if (cur) cur.values = cur.values.concat(ava.value);
+      else {
+        next.set(ava.type.toLowerCase(), { name: ava.type, values: [ava.value] });
+        byKey.set(info.key, ava.type.toLowerCase());
+      }
+      present.add(info.key);
+      fix(cx, 'SCHEMA_RDN_VALUE_ADDED', () => `${ava.type}: ${ava.value} added: the RDN value must be present in the entry`);
+    }
+
+    // MUST attributes.
+    let missing: string[] | undefined;
+    for (const k of plan.must) {
+      if (present.has(k)) continue;
+      if (k === 'sn' && present.has('cn')) {
+        const cn = next.get(byKey.get('cn') ?? 'cn');
+        const v = cn?.values[0];
+        if (v !== undefined) {
+          next.set('sn', { name: 'sn', values: [v] });
+          present.add('sn');
+          fix(cx, 'SCHEMA_MUST_FILLED', () => `sn: ${String(v)} added from cn: ${plan.mustBy.get('sn')} requires sn`);
+          continue;
+        }
+      }
+      (missing ??= []).push(k);
+    }
+    if (missing) {
+      const why = missing.map((k) => `${s.attr(k)?.names[0] ?? k} (required by ${plan.mustBy.get(k)})`).join(', ');
+      throw new RejectError('SCHEMA_MUST_MISSING', `missing MUST attribute${missing.length > 1 ? 's' : ''} ${why}, and no value can be derived`);
+    }
+    if (needExt && !plan.extensible) {
+      next.get('objectclass')!.values.push(this.extName!);
+      fix(cx, 'SCHEMA_EXTENSIBLE_ADDED', `objectClass ${this.extName} added to keep attributes the other classes do not allow (strategy preserve)`);
+    }
+    rec.attrs = next;
+  }
+
+  private applyValueMap(
+    info: AttrInfo, desc: string, a: Attribute, cx: Cx,
+    put: (info: AttrInfo, desc: string, name: string, values: Value[]) => void,
+  ): void {
+    const vm = info.valueMap!;
+    const to = info.valueMapTo!;
+    const mappedOut: Value[] = [];
+    const kept: Value[] = [];
+    for (const v of a.values) {
+      const sv = typeof v === 'string' ? v : Buffer.from(v).toString('utf8');
+      const hit = Object.entries(vm.values).find(([from]) => from.toLowerCase() === sv.trim().toLowerCase());
+      if (hit) {
+        const [, target] = hit;
+        if (target === null) fix(cx, 'PRESET_VALUE_MAPPED', () => `${a.name}: ${sv} dropped by preset ${this.presetName} (the target's default)`);
+        else {
+          mappedOut.push(target);
+          fix(cx, 'PRESET_VALUE_MAPPED', () => `${a.name}: ${sv} mapped to ${to}: ${target} by preset ${this.presetName}`);
+        }
+        continue;
+      }
+      const other = vm.otherValues ?? 'keep';
+      if (other === 'reject') throw new RejectError('PRESET_VALUE_UNMAPPABLE', `${a.name}: value "${sv}" has no mapping in preset ${this.presetName}`);
+      if (other === 'drop') fix(cx, 'PRESET_VALUE_MAPPED', () => `${a.name}: ${sv} dropped by preset ${this.presetName} (no mapping)`);
+      else kept.push(v);
+    }
+    if (mappedOut.length) {
+      const target = this.attrInfo(to.toLowerCase(), true);
+      if (target.kind === 'remove') {
+        if ((vm.targetMissing ?? 'reject') === 'reject') {
+          throw new RejectError('PRESET_VALUE_UNMAPPABLE', `${a.name}: mapped to ${to}, which the target cannot hold (${target.why}); the value would be lost`);
+        }
+        fix(cx, 'PRESET_MAP_TARGET_MISSING', () => `${a.name}: mapped value(s) ${mappedOut.map(String).join(', ')} for ${to} dropped: ${target.why} (preset ${this.presetName} says targetMissing: drop)`);
+      } else put(target, to.toLowerCase(), to, mappedOut);
+    }
+    if (kept.length) {
+      const same = this.attrInfo(desc, true);
+      if (same.kind === 'remove') fix(cx, same.code!, () => `${a.name} removed: ${same.why}`);
+      else put(same, desc, a.name, kept);
+    }
+  }
+
+  private checkValues(info: AttrInfo, name: string, values: Value[], cx: Cx): Value[] {
+    let out: Value[] | undefined;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'string') continue;
+      const r = checkValue(info.check, v);
+      if (r === undefined) {
+        if (out) out.push(v);
+        continue;
+      }
+      out ??= values.slice(0, i);
+      if (r === null) {
+        throw new RejectError('SCHEMA_SYNTAX_INVALID', `${name}: value "${v}" is not valid ${CHECK_NAMES[info.check]} syntax and cannot be repaired unambiguously`);
+      }
+      if (r === '') {
+        fix(cx, 'SCHEMA_EMPTY_VALUE_REMOVED', () => `${name}: empty value removed (not valid for its syntax)`);
+        continue;
+      }
+      fix(cx, 'SCHEMA_SYNTAX_REPAIRED', () => `${name}: "${v}" repaired to "${r}" (${CHECK_NAMES[info.check]} syntax)`);
+      out.push(r);
+    }
+    return out ?? values;
+  }
+
+  private trimSingle(name: string, vals: Value[], rdn: Array<{ type: string; value: string }>, s: Schema, info: AttrInfo, cx: Cx): Value[] {
+    const ava = rdn.find((x) => s.attrKey(x.type) === info.key);
+    const want = ava && normValue(ava.value);
+    const keep = (want !== undefined && vals.find((v) => typeof v === 'string' && normValue(v) === want)) || vals[0];
+    const dropped = vals.filter((v) => v !== keep);
+    fix(cx, 'SCHEMA_SINGLE_VALUE_TRIMMED', () => `${name} is SINGLE-VALUE: kept "${String(keep)}", dropped ${dropped.map((v) => `"${String(v)}"`).join(', ')}`);
+    return [keep];
+  }
+
+  private fixModify(rec: Extract<LdifRecord, { changetype: 'modify' }>, cx: Cx): void {
+    const mods: Modification[] = [];
+    let changed = false;
+    for (const m of rec.mods) {
+      const desc = m.name.toLowerCase();
+      if (desc === 'objectclass') {
+        const vals: Value[] = [];
+        for (const v of m.values) {
+          const l = String(v).trim().toLowerCase();
+          if (this.excludeOcs.has(l)) throw new RejectError('PRESET_EXCLUDED', `objectClass ${String(v)} is a source-only entry kind (excluded by preset ${this.presetName})`);
+          const mapped = this.mapOcs.get(l);
+          const name = mapped ?? String(v);
+          if (mapped === '' || this.removeOcs.has(l)) { fix(cx, 'PRESET_OC_REMOVED', `objectClass ${String(v)} removed by preset ${this.presetName}`); changed = true; continue; }
+          const target = this.s.className(name);
+          if (!target) { fix(cx, 'SCHEMA_OC_UNKNOWN_REMOVED', `objectClass ${name} removed: not defined in the target schema`); changed = true; continue; }
+          if (target !== String(v)) { fix(cx, mapped ? 'SCHEMA_OC_MAPPED' : 'SCHEMA_OC_RENAMED', `objectClass ${String(v)} written as ${target}`); changed = true; }
+          vals.push(target);
+        }
+        if (vals.length || m.values.length === 0) mods.push({ ...m, values: vals });
+        continue;
+      }
+      let info = this.attrInfo(desc);
+      let name = m.name;
+      let values = m.values;
+      if (info.kind === 'map') {
+        const vm = info.valueMap!;
+        const mapped: Value[] = [];
+        for (const v of values) {
+          const sv = String(v).trim().toLowerCase();
+          const hit = Object.entries(vm.values).find(([from]) => from.toLowerCase() === sv);
+          if (hit) { if (hit[1] !== null) mapped.push(hit[1]); fix(cx, 'PRESET_VALUE_MAPPED', `${m.name}: ${String(v)} mapped by preset ${this.presetName}`); }
+          else if ((vm.otherValues ?? 'keep') === 'reject') throw new RejectError('PRESET_VALUE_UNMAPPABLE', `${m.name}: value "${String(v)}" has no mapping in preset ${this.presetName}`);
+          else mapped.push(v);
+        }
+        name = info.valueMapTo!;
+        info = this.attrInfo(name.toLowerCase(), true);
+        values = mapped;
+        changed = true;
+        if (values.length === 0 && m.values.length > 0) continue;
+      }
+      if (info.kind === 'remove') {
+        fix(cx, info.code!, () => `${m.op} of ${m.name} dropped: ${info.why}`);
+        changed = true;
+        continue;
+      }
+      if (info.outName) {
+        fix(cx, 'SCHEMA_ATTR_MAPPED', `${m.name} renamed to ${info.outName} by preset ${this.presetName}`);
+        name = info.outName;
+        changed = true;
+      }
+      if ((m.op === 'add' || m.op === 'replace') && info.check !== Check.None) {
+        const checked = this.checkValues(info, name, values, cx);
+        if (checked !== values) { values = checked; changed = true; }
+        if (values.length === 0 && m.values.length > 0) continue;
+      }
+      mods.push(values === m.values && name === m.name ? m : { op: m.op, name, values });
+    }
+    if (mods.length === 0) throw new RejectError('SCHEMA_MODIFY_EMPTY', 'every modification of this record was dropped for the target schema');
+    if (changed) rec.mods = mods;
+  }
+}
+
+function validate(opts: FixSchemaOptions): void {
+  const bad = (name: string, why: string) => new LdapflowError('SCHEMA_OPTION_INVALID', `fixSchema option "${name}" ${why}`);
+  if (!opts || typeof opts !== 'object') throw bad('(options)', 'must be an object');
+  if (!opts.schema || !Array.isArray(opts.schema.attributeTypes) || !Array.isArray(opts.schema.objectClasses)) {
+    throw bad('schema', 'must be SchemaData ({ attributeTypes, objectClasses })');
+  }
+  if (opts.strategy !== undefined && opts.strategy !== 'preserve' && opts.strategy !== 'strict') {
+    throw bad('strategy', `must be "preserve" or "strict", not "${String(opts.strategy)}"`);
+  }
+  if (opts.explain !== undefined && (!Array.isArray(opts.explain) || opts.explain.some((d) => typeof d !== 'string'))) {
+    throw bad('explain', 'must be a list of DNs');
+  }
+  for (const d of opts.explain ?? []) {
+    try { normalizeDn(d); } catch { throw bad('explain', `holds an invalid DN "${d}"`); }
+  }
+}
+
+/** The fix-schema map stage. Options are plain data; the stage is rebuilt in a worker from them. */
+export function fixSchema(opts: FixSchemaOptions): MapStage {
+  validate(opts);
+  const fixer = new Fixer(opts);
+  return {
+    kind: 'map',
+    name: STAGE,
+    fn: (batch) => fixer.run(batch),
+    worker: { factory: 'fixSchema', options: opts },
+  };
+}
+
+/** Load schema files and a preset, then build the stage (what the CLI's --schema/--preset/--strategy/--explain use). */
+export async function buildFixSchema(o: BuildFixSchemaOptions): Promise<MapStage> {
+  const { loadSchemas } = await import('../schema/load.js');
+  const { loadPreset } = await import('../presets/index.js');
+  const schema = await loadSchemas(o.schemaPaths ?? [], { onWarning: o.onWarning });
+  const preset = o.preset ? await loadPreset(o.preset) : undefined;
+  const opts: FixSchemaOptions = { schema };
+  if (preset) opts.preset = preset;
+  if (o.strategy) opts.strategy = o.strategy;
+  if (o.explain?.length) opts.explain = o.explain;
+  if (o.extensibleObject) opts.extensibleObject = true;
+  return fixSchema(opts);
+}
