@@ -2,8 +2,10 @@
  * Flags and config file -> one validated run: source, stages, sink, reject file, thresholds. Used by the CLI; the
  * library API takes the same parts directly (src/index.ts).
  */
-import { basename } from 'node:path';
-import { UsageError } from './errors.js';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { LdapflowError, UsageError } from './errors.js';
 import { readLdif } from './sources/ldif-file.js';
 import { writeLdif } from './sinks/ldif-file.js';
 import type { RunOptions } from './pipeline.js';
@@ -60,30 +62,153 @@ function timestamp(): string {
   return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
 }
 
+/** The `--config` file: a preset (it may `extends` a built-in one) plus categorize rules. */
+export interface ConfigFile {
+  categories?: Array<{ category: string; filter: string } | { category: string; dnSuffix: string }>;
+  [presetKey: string]: unknown;
+}
+
+function readConfig(path: string): ConfigFile {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new LdapflowError('CONFIG_READ', `cannot read config file: ${(err as Error).message}`, { file: path });
+  }
+  try {
+    const c = JSON.parse(text);
+    if (!c || typeof c !== 'object' || Array.isArray(c)) throw new Error('the top level must be an object');
+    return c as ConfigFile;
+  } catch (err) {
+    throw new LdapflowError('CONFIG_INVALID', `invalid JSON config: ${(err as Error).message}`, { file: path });
+  }
+}
+
+function readSecret(file: string | undefined, envName: string, what: string): string | undefined {
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (err) {
+      throw new LdapflowError('PASSWORD_FILE', `cannot read the ${what} password file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { file });
+    }
+  }
+  return process.env[envName];
+}
+
+/** Prompt on the terminal without echo. */
+async function promptSecret(question: string): Promise<string> {
+  const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+  const out = rl as unknown as { _writeToOutput: (s: string) => void; output: NodeJS.WriteStream };
+  let asked = false;
+  out._writeToOutput = (s: string) => { if (!asked) { process.stderr.write(s); asked = true; } };
+  try {
+    return await new Promise<string>((res) => rl.question(question, res));
+  } finally {
+    rl.close();
+    process.stderr.write('\n');
+  }
+}
+
 export async function buildSource(spec: string, o: CliRunOptions): Promise<Source> {
   if (isLdapUrl(spec)) {
-    throw new UsageError(`LDAP sources are not available in this build (${spec})`);
+    const { readLdap } = await import('./sources/ldap-server.js');
+    return readLdap({
+      url: spec,
+      bindDn: o.sourceBindDn,
+      password: readSecret(o.sourcePasswordFile, 'LDAPFLOW_SOURCE_PASSWORD', 'source'),
+      tls: { caFile: o.caFile, startTls: o.starttls },
+      pageSize: o.pageSize,
+    });
   }
   return readLdif({ input: spec, mode: o.mode, batchSize: o.batchSize });
 }
 
 export async function buildSink(spec: string, o: CliRunOptions): Promise<Sink> {
   if (isLdapUrl(spec)) {
-    throw new UsageError(`LDAP sinks are not available in this build (${spec})`);
+    if (o.splitBy) throw new UsageError('--split-by works with an LDIF sink only');
+    const { writeLdap } = await import('./sinks/ldap-server.js');
+    let password = readSecret(o.passwordFile, 'LDAPFLOW_PASSWORD', 'bind');
+    if (o.bindDn && password === undefined) {
+      if (!process.stdin.isTTY) throw new UsageError(`no password for ${o.bindDn}: give -y FILE or set LDAPFLOW_PASSWORD`);
+      password = await promptSecret(`Password for ${o.bindDn}: `);
+    }
+    return writeLdap({
+      url: spec,
+      bindDn: o.bindDn,
+      password,
+      tls: { caFile: o.caFile, startTls: o.starttls },
+      onExists: o.onExists,
+      connections: o.connections,
+      inFlight: o.inFlight,
+    });
+  }
+  if (o.splitBy) {
+    if (o.splitBy !== 'category') throw new UsageError(`--split-by takes "category", got "${o.splitBy}"`);
+    const { writeSplitLdif } = await import('./sinks/split-ldif.js');
+    return writeSplitLdif({ dir: spec, wrap: o.wrap });
   }
   return writeLdif({ output: spec, wrap: o.wrap });
 }
 
-export async function buildStages(o: CliRunOptions, _sinkKind: 'ldif' | 'ldap'): Promise<Stage[]> {
+export interface BuiltStages {
+  stages: Stage[];
+}
+
+export async function buildStages(o: CliRunOptions, sinkKind: 'ldif' | 'ldap', warn: (m: string) => void): Promise<Stage[]> {
   if (o.passthrough) return [];
-  return [];
+  const stages: Stage[] = [];
+  const { loadPreset, validatePreset, mergePresets } = await import('./presets/index.js');
+  let preset = o.preset ? await loadPreset(o.preset) : undefined;
+  let rules: ConfigFile['categories'];
+  if (o.config) {
+    const { categories, ...presetPart } = readConfig(o.config);
+    rules = categories;
+    if (Object.keys(presetPart).length) {
+      let child = validatePreset(presetPart, o.config);
+      if (child.extends) {
+        const ext = child.extends.includes('/') ? resolve(dirname(o.config), child.extends) : child.extends;
+        preset = mergePresets(preset ?? (await loadPreset(ext)), { ...child, extends: undefined });
+        child = preset;
+      }
+      preset = preset ? mergePresets(preset, child) : child;
+    }
+  }
+  const { loadSchemas } = await import('./schema/load.js');
+  const schema = await loadSchemas(o.schema ?? [], { onWarning: warn });
+  // Categorize first: it must see the source's classes (orclContainer, orclNetService ...) that the fix removes.
+  if (o.categorize) {
+    const { categorize } = await import('./transforms/categorize.js');
+    stages.push(categorize({ rules, schema }));
+  }
+  if (o.fixSchema) {
+    const { fixSchema } = await import('./transforms/fix-schema.js');
+    stages.push(fixSchema({
+      schema,
+      ...(preset ? { preset } : {}),
+      strategy: o.strategy,
+      ...(o.explain?.length ? { explain: o.explain } : {}),
+      ...(o.extensibleObject ? { extensibleObject: true } : {}),
+    }));
+  }
+  if (o.order) {
+    const { orderDependencies } = await import('./transforms/order-dependencies.js');
+    stages.push(orderDependencies({
+      createMissingParents: o.createMissingParents,
+      ...(preset?.referenceAttributes ? { referenceAttributes: preset.referenceAttributes } : {}),
+      danglingReferences: preset?.danglingReferences === 'remove' ? 'remove' : 'keep',
+      ...(o.bufferEntries ? { bufferEntries: o.bufferEntries } : {}),
+      ...(o.state ? { stateDir: o.state } : {}),
+      sinkKind,
+    }));
+  }
+  return stages;
 }
 
 export async function buildRun(sourceSpec: string, sinkSpec: string, o: CliRunOptions): Promise<BuiltRun> {
   if (o.passthrough && (o.schema?.length || o.preset)) throw new UsageError('--passthrough cannot be combined with --schema or --preset');
   const source = await buildSource(sourceSpec, o);
   const sink = await buildSink(sinkSpec, o);
-  const stages = await buildStages(o, sink.kind);
+  const stages = await buildStages(o, sink.kind, (m) => process.stderr.write(`ldapflow: warning: ${m}\n`));
   let rejectFile = o.reject;
   if (!rejectFile) {
     rejectFile = sink.kind === 'ldif' && sinkSpec !== '-' ? `${sinkSpec}.rejects.ldif` : `ldapflow-rejects-${timestamp()}.ldif`;
