@@ -56,10 +56,21 @@ export function readLdif(opts: ReadLdifOptions): Source {
       let out: ParseOutput = { records: [], rejects: [] };
       let input: AsyncIterable<Buffer> = raw;
       let gunzip = opts.gzip ?? (opts.input.endsWith('.gz') ? true : undefined);
+      // Abort (Ctrl-C) must not wait for the next chunk: a slow or idle stdin would hold the run open. Destroying the
+      // input ends the read; the error that causes is not reported (the run was stopped on purpose).
+      const onAbort = () => raw.destroy();
+      if (signal.aborted) return;
+      signal.addEventListener('abort', onAbort, { once: true });
       const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       let first: IteratorResult<Buffer> | undefined;
       if (gunzip === undefined) {
-        first = await it.next();
+        try {
+          first = await it.next();
+        } catch (err) {
+          signal.removeEventListener('abort', onAbort);
+          if (signal.aborted) return;
+          throw new LdapflowError('SOURCE_READ_FAILED', `${name}: ${(err as Error).message}`, { file: name, cause: err });
+        }
         gunzip = !first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b;
       }
       const replay = async function* (): AsyncGenerator<Buffer> {
@@ -96,11 +107,13 @@ export function readLdif(opts: ReadLdifOptions): Source {
           while (out.records.length + out.rejects.length > 0) yield cut();
         }
       } catch (err) {
+        if (signal.aborted && !(err instanceof LdapflowError)) return;
         if (err instanceof LdapflowError) throw err;
         const code = (err as NodeJS.ErrnoException).code;
         if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') throw new LdapflowError('SOURCE_BAD_GZIP', `${name}: not a valid gzip file (${(err as Error).message})`, { file: name });
         throw new LdapflowError('SOURCE_READ_FAILED', `${name}: ${(err as Error).message}`, { file: name, cause: err });
       } finally {
+        signal.removeEventListener('abort', onAbort);
         if (!isStdin && !opts.stream) (raw as Readable).destroy();
       }
 
