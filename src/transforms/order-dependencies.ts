@@ -1,0 +1,688 @@
+/**
+ * orderDependencies: a barrier stage that puts parents before children and resolves DN-valued references.
+ *
+ * - An entry whose parent has not passed yet waits, keyed by the parent's normalized DN, and is released as soon as
+ *   the parent passes (releases cascade). The parents of `baseDn` (and the base itself), `existing` DNs and the root
+ *   count as present.
+ * - At most `bufferEntries` records wait in memory; the rest spill to LevelDB (src/state/spill.ts).
+ * - At end of input, entries whose parent never came are rejected `ORDER_MISSING_PARENT` (with every entry waiting
+ *   below them), or get a generated parent with `createMissingParents`. When no `baseDn` and no `existing` are given,
+ *   an entry whose parent has no ancestor at all in the input is taken as a top entry whose parent exists in the
+ *   target (`ORDER_ROOT_ASSUMED`).
+ * - DN-valued references (member, uniqueMember, manager, ...) are rewritten to the exact spelling of the referenced
+ *   entry. References to no entry of the input nor the target are `REF_DANGLING`: kept or removed (`danglingReferences`).
+ *   For an LDIF sink, an entry with references to DNs not seen yet is held until end of input (or until spilled)
+ *   and written with its references inline. For an LDAP sink, references to entries not written yet are taken out of
+ *   the entry and added later by `changetype: modify` records once their targets are written, so cycles load.
+ * - The same DN twice (in any spelling): the later record wins. If the earlier one still waits it is rejected
+ *   `ORDER_DUPLICATE_DN`; if it was already written, the later one becomes a modify that replaces its attributes.
+ */
+import type { AddRecord, Attribute, Batch, Entry, LdifRecord, ModifyRecord, Note, Reject, Value } from '../entry.js';
+import { baseType, describeRecord } from '../entry.js';
+import { normalizeDn, parentDn, rdnOf } from '../dn.js';
+import { LdapflowError } from '../errors.js';
+import type { BarrierStage, StageContext } from '../stage.js';
+import { Spill } from '../state/spill.js';
+
+export const DEFAULT_REFERENCE_ATTRIBUTES = ['member', 'uniqueMember', 'manager', 'owner', 'seeAlso', 'roleOccupant', 'secretary'];
+
+/** Object classes of a generated parent, by the type of its RDN. */
+export const DEFAULT_PARENT_CLASSES: Record<string, string[]> = {
+  ou: ['top', 'organizationalUnit'],
+  o: ['top', 'organization'],
+  dc: ['top', 'domain'],
+  c: ['top', 'country'],
+  l: ['top', 'locality'],
+  cn: ['top', 'organizationalRole'],
+};
+
+export interface OrderDependenciesOptions {
+  /** DN(s) that exist in the target: they and everything above them count as present. */
+  baseDn?: string | string[];
+  /** Parents known to exist in the target: a list of DNs, or an asynchronous check (called once per distinct DN). */
+  existing?: string[] | ((ndn: string) => Promise<boolean>);
+  /** At end of input, generate a parent for entries whose parent never came instead of rejecting them. */
+  createMissingParents?: boolean;
+  /** Object classes of generated parents by RDN type (defaults: DEFAULT_PARENT_CLASSES; other types: extensibleObject). */
+  parentClasses?: Record<string, string[]>;
+  /** DN-valued attributes to resolve (default DEFAULT_REFERENCE_ATTRIBUTES). */
+  referenceAttributes?: string[];
+  /** What to do with references to entries in neither the input nor the target: keep the value, remove it, or
+   * reject the whole entry (code REF_DANGLING). Default 'keep'. */
+  danglingReferences?: 'keep' | 'remove' | 'reject';
+  /** Records that may wait in memory before spilling to disk. Default 200,000. */
+  bufferEntries?: number;
+  /** Records per output batch. Default 1,000. */
+  batchSize?: number;
+  /** Where to spill (default: the pipeline's state directory, else the OS temp dir). */
+  stateDir?: string;
+  /** Overrides the pipeline's sink kind (tests, analyze). */
+  sinkKind?: 'ldif' | 'ldap' | 'none';
+  /** Called for every reported event (duplicates, dangling references, created parents, ...). */
+  onEvent?: (ev: OrderEvent) => void;
+}
+
+export interface OrderEvent {
+  code: string;
+  dn: string;
+  message: string;
+  /** For REF_DANGLING: the attribute and the value. */
+  attribute?: string;
+  value?: string;
+}
+
+type Rec = Entry | AddRecord;
+
+const NONE = 0, WAIT_MEM = 1, WAIT_DISK = 2, HELD_MEM = 3, HELD_DISK = 4, PASSED = 5, REJECTED = 6;
+const UID_SUFFIX = /#'[01]*'B$/;
+
+function optionError(name: string, why: string): LdapflowError {
+  return new LdapflowError('OPTION_INVALID', `orderDependencies: option "${name}" ${why}`);
+}
+
+function hex(i: number): string {
+  return i.toString(16).padStart(8, '0');
+}
+
+interface Deferred {
+  dn: string;
+  name: string;
+  value: string;
+  /** A nameAndOptionalUID suffix (`#'0101'B`) to keep after the exact DN. */
+  suffix: string;
+  origin?: Rec['origin'];
+}
+
+export function orderDependencies(opts: OrderDependenciesOptions = {}): BarrierStage {
+  const bufferEntries = opts.bufferEntries ?? 200_000;
+  if (!Number.isInteger(bufferEntries) || bufferEntries < 1) throw optionError('bufferEntries', `must be a positive integer, got ${opts.bufferEntries}`);
+  const batchSize = opts.batchSize ?? 1000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw optionError('batchSize', `must be a positive integer, got ${opts.batchSize}`);
+  const dangling = opts.danglingReferences ?? 'keep';
+  if (dangling !== 'keep' && dangling !== 'remove' && dangling !== 'reject') throw optionError('danglingReferences', `must be "keep", "remove" or "reject", got ${JSON.stringify(dangling)}`);
+  const norm = (name: string, dn: string) => {
+    try { return normalizeDn(dn); } catch (err) { throw optionError(name, (err as Error).message); }
+  };
+  const bases = opts.baseDn === undefined ? [] : (Array.isArray(opts.baseDn) ? opts.baseDn : [opts.baseDn]).map((d) => norm('baseDn', d));
+  const present = new Set<string>();
+  for (const b of bases) for (let p = b; p; p = parentDn(p)) present.add(p);
+  let existingFn: ((ndn: string) => Promise<boolean>) | undefined;
+  if (Array.isArray(opts.existing)) for (const d of opts.existing) present.add(norm('existing', d));
+  else if (typeof opts.existing === 'function') existingFn = opts.existing;
+  else if (opts.existing !== undefined) throw optionError('existing', 'must be a list of DNs or a function (ndn) => Promise<boolean>');
+  const refAttrs = new Set((opts.referenceAttributes ?? DEFAULT_REFERENCE_ATTRIBUTES).map((a) => a.toLowerCase()));
+  const parentClasses = { ...DEFAULT_PARENT_CLASSES, ...(opts.parentClasses ?? {}) };
+  const assumeRoots = bases.length === 0 && opts.existing === undefined;
+
+  return {
+    kind: 'barrier',
+    name: 'order-dependencies',
+    run(input: AsyncIterable<Batch>, ctx: StageContext): AsyncIterable<Batch> {
+      const sinkKind = opts.sinkKind ?? ctx.sinkKind;
+      const st = new OrderState({
+        bufferEntries, batchSize, dangling, present, existingFn, refAttrs, parentClasses, assumeRoots,
+        createMissingParents: !!opts.createMissingParents, ldap: sinkKind === 'ldap',
+        stateDir: opts.stateDir ?? ctx.stateDir, onEvent: opts.onEvent,
+      });
+      return st.run(input);
+    },
+  };
+}
+
+interface StateOptions {
+  bufferEntries: number;
+  batchSize: number;
+  dangling: 'keep' | 'remove' | 'reject';
+  present: Set<string>;
+  existingFn?: (ndn: string) => Promise<boolean>;
+  refAttrs: Set<string>;
+  parentClasses: Record<string, string[]>;
+  assumeRoots: boolean;
+  createMissingParents: boolean;
+  ldap: boolean;
+  stateDir?: string;
+  onEvent?: (ev: OrderEvent) => void;
+}
+
+class OrderState {
+  // The index of every DN that arrived: ndn -> idx; per idx the exact spelling (when it differs), line, state.
+  private readonly idxOf = new Map<string, number>();
+  private readonly dns: Array<string | undefined> = [];
+  private readonly lines: number[] = [];
+  private state = new Uint8Array(1024);
+  private count = 0;
+
+  private readonly waitMem = new Map<string, number[]>();
+  private readonly recs = new Map<number, Rec>();
+  private readonly spilledParents = new Map<string, number>();
+  private heldMem: number[] = [];
+  private heldDisk = 0;
+  private spill?: Spill;
+  private readonly existingCache = new Map<string, boolean>();
+  private readonly deferred = new Map<string, Deferred[]>();
+
+  private ready: Rec[] = [];
+  private readyHead = 0;
+  private releases: string[] = [];
+  private releaseHead = 0;
+  private final = false;
+
+  private out: LdifRecord[] = [];
+  private rejects: Reject[] = [];
+  private counts: Record<string, number> = {};
+  private notes: Note[] = [];
+  private seq = 0;
+  private file = '';
+
+  constructor(private readonly o: StateOptions) {}
+
+  private bump(code: string, n = 1): void {
+    this.counts[code] = (this.counts[code] ?? 0) + n;
+  }
+
+  private event(code: string, dn: string, message: string, extra: Partial<OrderEvent> = {}): void {
+    this.notes.push({ dn, stage: 'order-dependencies', code, message });
+    this.o.onEvent?.({ code, dn, message, ...extra });
+  }
+
+  private reject(rec: LdifRecord, code: string, message: string): void {
+    this.rejects.push({ code, message, dn: rec.dn, origin: rec.origin, record: rec });
+    this.o.onEvent?.({ code, dn: rec.dn, message });
+  }
+
+  private takeBatch(): Batch {
+    const b: Batch = { seq: this.seq++, records: this.out, rejects: this.rejects };
+    if (Object.keys(this.counts).length) b.counts = this.counts;
+    if (this.notes.length) b.notes = this.notes;
+    this.out = [];
+    this.rejects = [];
+    this.counts = {};
+    this.notes = [];
+    return b;
+  }
+
+  private where(line: number): string {
+    return line >= 0 ? `${this.file}:${line}` : 'a generated record';
+  }
+
+  private setState(idx: number, s: number): void {
+    if (idx >= this.state.length) {
+      const n = new Uint8Array(Math.max(idx + 1, this.state.length * 2));
+      n.set(this.state);
+      this.state = n;
+    }
+    this.state[idx] = s;
+  }
+
+  private exact(idx: number, ndn: string): string {
+    return this.dns[idx] ?? ndn;
+  }
+
+  private async presentInTarget(ndn: string): Promise<boolean> {
+    if (ndn === '' || this.o.present.has(ndn)) return true;
+    if (!this.o.existingFn) return false;
+    const hit = this.existingCache.get(ndn);
+    if (hit !== undefined) return hit;
+    const yes = await this.o.existingFn(ndn);
+    this.existingCache.set(ndn, yes);
+    return yes;
+  }
+
+  private async getSpill(): Promise<Spill> {
+    return (this.spill ??= await Spill.open(this.o.stateDir));
+  }
+
+  async *run(input: AsyncIterable<Batch>): AsyncGenerator<Batch> {
+    try {
+      for await (const b of input) {
+        for (const r of b.rejects) this.rejects.push(r);
+        if (b.counts) for (const k in b.counts) this.bump(k, b.counts[k]);
+        if (b.notes) for (const n of b.notes) this.notes.push(n);
+        for (const rec of b.records) {
+          await this.arrive(rec);
+          yield* this.drain();
+        }
+        if (this.out.length || this.rejects.length) yield this.takeBatch();
+      }
+      yield* this.finish();
+      yield this.takeBatch();
+    } finally {
+      await this.spill?.close();
+    }
+  }
+
+  /** A record comes in. */
+  private async arrive(rec: LdifRecord): Promise<void> {
+    if (rec.kind === 'change' && rec.changetype !== 'add') {
+      this.out.push(rec); // modify/delete/moddn records keep their place in the stream
+      return;
+    }
+    if (rec.origin && rec.origin.file !== this.file) this.file = rec.origin.file;
+    let ndn: string;
+    try {
+      ndn = rec.ndn ??= normalizeDn(rec.dn);
+    } catch (err) {
+      this.reject(rec, 'ORDER_INVALID_DN', `${describeRecord(rec)}: ${(err as Error).message}`);
+      return;
+    }
+    const line = rec.origin?.line ?? -1;
+    let idx = this.idxOf.get(ndn);
+    const p = parentDn(ndn);
+    if (idx !== undefined) {
+      await this.duplicate(rec, ndn, p, idx, line);
+      return;
+    }
+    idx = this.count++;
+    this.idxOf.set(ndn, idx);
+    this.dns.push(rec.dn === ndn ? undefined : rec.dn);
+    this.lines.push(line);
+    this.setState(idx, NONE);
+    if (p === '') { this.ready.push(rec); return; }
+    const pIdx = this.idxOf.get(p);
+    if (pIdx !== undefined) {
+      const s = this.state[pIdx];
+      if (s === PASSED) { this.ready.push(rec); return; }
+      if (s === REJECTED) {
+        this.setState(idx, REJECTED);
+        this.reject(rec, 'ORDER_MISSING_PARENT', `${describeRecord(rec)}: parent "${this.exact(pIdx, p)}" was rejected`);
+        return;
+      }
+    } else if (await this.presentInTarget(p)) {
+      this.ready.push(rec);
+      return;
+    }
+    this.bump('ORDER_CHILD_BEFORE_PARENT');
+    await this.park(rec, idx, p);
+  }
+
+  /** Keep a record until its parent passes: in memory while there is room, else on disk. */
+  private async park(rec: Rec, idx: number, p: string): Promise<void> {
+    if (this.recs.size < this.o.bufferEntries) {
+      this.recs.set(idx, rec);
+      const l = this.waitMem.get(p);
+      if (l) l.push(idx);
+      else this.waitMem.set(p, [idx]);
+      this.setState(idx, WAIT_MEM);
+    } else {
+      const sp = await this.getSpill();
+      await sp.put('w\0' + p + '\0' + hex(idx), rec);
+      this.spilledParents.set(p, (this.spilledParents.get(p) ?? 0) + 1);
+      this.setState(idx, WAIT_DISK);
+      this.bump('ORDER_SPILLED');
+    }
+  }
+
+  private async hold(rec: Rec, idx: number): Promise<void> {
+    if (this.recs.size < this.o.bufferEntries) {
+      this.recs.set(idx, rec);
+      this.heldMem.push(idx);
+      this.setState(idx, HELD_MEM);
+    } else {
+      const sp = await this.getSpill();
+      await sp.put('h\0' + hex(idx), rec);
+      this.heldDisk++;
+      this.setState(idx, HELD_DISK);
+      this.bump('ORDER_SPILLED');
+    }
+  }
+
+  private async duplicate(rec: Rec, ndn: string, p: string, idx: number, line: number): Promise<void> {
+    const s = this.state[idx];
+    const msg = `"${rec.dn}" appears twice: at ${this.where(this.lines[idx])} and at ${this.where(line)}; the later record wins`;
+    this.bump('ORDER_DUPLICATE_DN');
+    this.lines[idx] = line;
+    this.dns[idx] = rec.dn === ndn ? undefined : rec.dn;
+    if (s === PASSED || s === REJECTED || s === NONE) {
+      if (s === REJECTED) {
+        this.reject(rec, 'ORDER_MISSING_PARENT', `${describeRecord(rec)}: parent of a duplicate DN was rejected`);
+        return;
+      }
+      // The earlier one is written already: the later one replaces its attributes.
+      const mods = [...rec.attrs.values()].map((a) => ({ op: 'replace' as const, name: a.name, values: [...a.values] }));
+      const m: ModifyRecord = { kind: 'change', changetype: 'modify', dn: rec.dn, ndn, mods };
+      if (rec.origin) m.origin = rec.origin;
+      if (rec.category) m.category = rec.category;
+      this.out.push(m);
+      this.bump('ORDER_DUPLICATE_AS_MODIFY');
+      this.event('ORDER_DUPLICATE_DN', rec.dn, msg + ' (written as a modify that replaces the attributes of the earlier one; attributes only the earlier one had stay)');
+      return;
+    }
+    let old: Rec | undefined;
+    if (s === WAIT_MEM || s === HELD_MEM) {
+      old = this.recs.get(idx);
+      this.recs.set(idx, rec);
+    } else if (s === WAIT_DISK || s === HELD_DISK) {
+      const key = s === WAIT_DISK ? 'w\0' + p + '\0' + hex(idx) : 'h\0' + hex(idx);
+      const sp = await this.getSpill();
+      old = await sp.take(key);
+      await sp.put(key, rec);
+    }
+    if (old) this.reject(old, 'ORDER_DUPLICATE_DN', msg);
+  }
+
+  /** Process what is ready and the releases it causes; yield full batches on the way. */
+  private async *drain(): AsyncGenerator<Batch> {
+    for (;;) {
+      if (this.readyHead < this.ready.length) {
+        const rec = this.ready[this.readyHead++];
+        if (this.readyHead > 4096 && this.readyHead * 2 > this.ready.length) {
+          this.ready = this.ready.slice(this.readyHead);
+          this.readyHead = 0;
+        }
+        await this.pass(rec);
+        if (this.out.length >= this.o.batchSize) yield this.takeBatch();
+        continue;
+      }
+      if (this.releaseHead < this.releases.length) {
+        const ndn = this.releases[this.releaseHead++];
+        if (this.releaseHead > 4096 && this.releaseHead * 2 > this.releases.length) {
+          this.releases = this.releases.slice(this.releaseHead);
+          this.releaseHead = 0;
+        }
+        const list = this.waitMem.get(ndn);
+        if (list) {
+          this.waitMem.delete(ndn);
+          for (const i of list) {
+            const r = this.recs.get(i);
+            if (r && this.state[i] === WAIT_MEM) { this.recs.delete(i); this.ready.push(r); }
+          }
+        }
+        if (this.spilledParents.has(ndn)) {
+          this.spilledParents.delete(ndn);
+          for await (const chunk of this.spill!.takePrefix('w\0' + ndn + '\0')) {
+            for (const r of chunk) this.ready.push(r);
+            // Pass this chunk before reading the next, so memory stays bounded by the chunk.
+            while (this.readyHead < this.ready.length) {
+              await this.pass(this.ready[this.readyHead++]);
+              if (this.out.length >= this.o.batchSize) yield this.takeBatch();
+            }
+          }
+        }
+        continue;
+      }
+      return;
+    }
+  }
+
+  /** A record whose parent has passed: hold it (LDIF sink, unknown references) or write it. */
+  private async pass(rec: Rec): Promise<void> {
+    const ndn = rec.ndn!;
+    const idx = this.idxOf.get(ndn)!;
+    if (!this.final && !this.o.ldap && (await this.hasUnknownRefs(rec))) {
+      this.bump('ORDER_HELD_FOR_REFERENCES');
+      await this.hold(rec, idx);
+      return;
+    }
+    const danglingRefs = await this.resolveRefs(rec);
+    if (danglingRefs.length && this.o.dangling === 'reject') {
+      this.setState(idx, REJECTED);
+      this.reject(rec, 'REF_DANGLING', `${describeRecord(rec)}: names entries in neither the input nor the target: ${danglingRefs.join('; ')}`);
+      return;
+    }
+    this.out.push(rec);
+    this.setState(idx, PASSED);
+    this.releases.push(ndn);
+    if (this.o.ldap) {
+      const d = this.deferred.get(ndn);
+      if (d) {
+        this.deferred.delete(ndn);
+        const exact = this.exact(idx, ndn);
+        for (const x of d) {
+          const v = exact + x.suffix;
+          if (v !== x.value) { x.value = v; this.bump('REF_REWRITTEN'); }
+          this.out.push(this.addValueRecord(x));
+        }
+      }
+    }
+  }
+
+  private addValueRecord(x: Deferred): ModifyRecord {
+    const m: ModifyRecord = { kind: 'change', changetype: 'modify', dn: x.dn, mods: [{ op: 'add', name: x.name, values: [x.value] }] };
+    if (x.origin) m.origin = x.origin;
+    this.bump('ORDER_DEFERRED_REFERENCE_ADDED');
+    return m;
+  }
+
+  private async hasUnknownRefs(rec: Rec): Promise<boolean> {
+    for (const [key, a] of rec.attrs) {
+      if (!this.o.refAttrs.has(key.includes(';') ? baseType(key) : key)) continue;
+      for (const v of a.values) {
+        if (typeof v !== 'string') continue;
+        let t: string;
+        try { t = normalizeDn(v.replace(UID_SUFFIX, '')); } catch { continue; }
+        if (!this.idxOf.has(t) && !(await this.presentInTarget(t))) return true;
+      }
+    }
+    return false;
+  }
+
+  /** Rewrite references to exact spellings; judge dangling ones (final); defer not-yet-written ones (LDAP sink). */
+  private async resolveRefs(rec: Rec): Promise<string[]> {
+    let empty: string[] | undefined;
+    const danglingRefs: string[] = [];
+    for (const [key, a] of rec.attrs) {
+      if (!this.o.refAttrs.has(key.includes(';') ? baseType(key) : key)) continue;
+      const kept: Value[] = [];
+      const deferredHere: Deferred[] = [];
+      let changed = false;
+      let removed = false;
+      for (const v of a.values) {
+        if (typeof v !== 'string') { kept.push(v); continue; }
+        const m = UID_SUFFIX.exec(v);
+        const dnPart = m ? v.slice(0, m.index) : v;
+        const suffix = m ? m[0] : '';
+        let t: string;
+        try { t = normalizeDn(dnPart); } catch {
+          this.bump('REF_INVALID_DN');
+          this.event('REF_INVALID_DN', rec.dn, `${describeRecord(rec)}: ${a.name} value "${v}" is not a valid DN (kept as is)`);
+          kept.push(v);
+          continue;
+        }
+        const idx = this.idxOf.get(t);
+        if (idx !== undefined) {
+          const exact = this.exact(idx, t) + suffix;
+          if (exact !== v) { this.bump('REF_REWRITTEN'); changed = true; }
+          const s = this.state[idx];
+          if (this.o.ldap && s !== PASSED) {
+            if (s === REJECTED) {
+              this.bump('REF_TARGET_REJECTED');
+              this.event('REF_TARGET_REJECTED', rec.dn, `${describeRecord(rec)}: ${a.name} "${v}" names an entry that was rejected`, { attribute: a.name, value: v });
+              if (this.o.dangling === 'remove') { changed = removed = true; continue; }
+              kept.push(exact);
+              continue;
+            }
+            deferredHere.push({ dn: rec.dn, name: a.name, value: exact, suffix, origin: rec.origin });
+            changed = true;
+            continue;
+          }
+          kept.push(exact);
+          continue;
+        }
+        if (await this.presentInTarget(t)) { kept.push(v); continue; }
+        if (!this.final && this.o.ldap) {
+          deferredHere.push({ dn: rec.dn, name: a.name, value: v, suffix, origin: rec.origin });
+          changed = true;
+          continue;
+        }
+        // Final and unknown anywhere: dangling.
+        danglingRefs.push(`${a.name}: ${v}`);
+        this.bump('REF_DANGLING');
+        this.event('REF_DANGLING', rec.dn, `${describeRecord(rec)}: ${a.name} "${v}" names no entry of the input or the target (${this.o.dangling === 'remove' ? 'removed' : 'kept'})`, { attribute: a.name, value: v });
+        if (this.o.dangling === 'remove') { this.bump('REF_DANGLING_REMOVED'); changed = removed = true; continue; }
+        kept.push(v);
+      }
+      if (deferredHere.length) {
+        // Keep one value inline when deferring would leave the attribute empty (member is MUST in groupOfNames).
+        if (kept.length === 0 && (key === 'member' || key === 'uniquemember')) {
+          const first = deferredHere.shift()!;
+          kept.push(first.value);
+          this.bump('ORDER_REFERENCE_KEPT_INLINE');
+        }
+        for (const d of deferredHere) {
+          const t = normalizeDn(d.value.replace(UID_SUFFIX, ''));
+          const l = this.deferred.get(t);
+          if (l) l.push(d);
+          else this.deferred.set(t, [d]);
+          this.bump('ORDER_REFERENCE_DEFERRED');
+        }
+      }
+      if (changed) {
+        if (kept.length) a.values = kept;
+        else {
+          rec.attrs.delete(key); // safe: Map iteration tolerates deleting the current key
+          if (removed && !deferredHere.length) (empty ??= []).push(a.name);
+        }
+      }
+    }
+    if (empty) for (const k of empty) {
+      this.bump('REF_ATTRIBUTE_EMPTIED');
+      this.event('REF_ATTRIBUTE_EMPTIED', rec.dn, `${describeRecord(rec)}: no value of "${k}" is left after removing dangling references`);
+    }
+    return danglingRefs;
+  }
+
+  /** End of input: held records, missing parents, deferred references, leftovers. */
+  private async *finish(): AsyncGenerator<Batch> {
+    this.final = true;
+    // 1. Records held for references: every DN of the input is known now.
+    const held = this.heldMem;
+    this.heldMem = [];
+    for (const i of held) {
+      const r = this.recs.get(i);
+      if (r && this.state[i] === HELD_MEM) { this.recs.delete(i); this.ready.push(r); }
+    }
+    yield* this.drain();
+    if (this.heldDisk > 0) {
+      this.heldDisk = 0;
+      for await (const chunk of this.spill!.takePrefix('h\0')) {
+        for (const r of chunk) this.ready.push(r);
+        yield* this.drain();
+      }
+    }
+    // 2. Parents that never came, shallowest first.
+    const missing = new Set<string>();
+    for (const [p, l] of this.waitMem) if (l.length) missing.add(p);
+    for (const p of this.spilledParents.keys()) missing.add(p);
+    const order = [...missing].filter((p) => {
+      const i = this.idxOf.get(p);
+      return i === undefined;
+    }).sort((a, b) => depth(a) - depth(b));
+    for (const p of order) {
+      if (!this.waitMem.has(p) && !this.spilledParents.has(p)) continue;
+      let anchored = false;
+      for (let a = parentDn(p); a; a = parentDn(a)) {
+        if (this.idxOf.has(a) || (await this.presentInTarget(a))) { anchored = true; break; }
+      }
+      if (!anchored && this.o.assumeRoots) {
+        this.bump('ORDER_ROOT_ASSUMED');
+        this.event('ORDER_ROOT_ASSUMED', p, `"${p}" is not in the input and nothing above it is: taken as existing in the target (give baseDn to say so)`);
+        this.releases.push(p);
+        yield* this.drain();
+        continue;
+      }
+      if (this.o.createMissingParents) {
+        await this.createParents(p);
+        yield* this.drain();
+        continue;
+      }
+      yield* this.rejectBelow(p, `parent "${p}" is not in the input${anchored ? '' : ' and not in the target'}`);
+    }
+    // 3. Anything still waiting waits on a rejected or unresolvable entry: reject, never drop.
+    const rest: string[] = [...this.waitMem.keys(), ...this.spilledParents.keys()];
+    for (const p of rest) yield* this.rejectBelow(p, `parent "${p}" was not written`);
+    // 4. References deferred for an LDAP sink whose targets never got written.
+    if (this.o.ldap) {
+      for (const [t, list] of this.deferred) {
+        const idx = this.idxOf.get(t);
+        for (const x of list) {
+          if (idx !== undefined) {
+            const rec = this.addValueRecord(x);
+            this.bump('REF_TARGET_REJECTED');
+            this.reject(rec, 'REF_TARGET_REJECTED', `${x.dn}: ${x.name} "${x.value}" names an entry that was rejected; the value was not added`);
+          } else if (await this.presentInTarget(t)) {
+            this.out.push(this.addValueRecord(x));
+          } else {
+            this.bump('REF_DANGLING');
+            this.event('REF_DANGLING', x.dn, `${x.dn}: ${x.name} "${x.value}" names no entry of the input or the target (${this.o.dangling === 'remove' ? 'removed' : 'kept'})`, { attribute: x.name, value: x.value });
+            if (this.o.dangling === 'keep') this.out.push(this.addValueRecord(x));
+            else this.bump('REF_DANGLING_REMOVED'); // the entry is written already: 'reject' can only leave the value out
+          }
+          if (this.out.length >= this.o.batchSize) yield this.takeBatch();
+        }
+      }
+      this.deferred.clear();
+    }
+  }
+
+  /** Reject every record waiting on `p`, and everything waiting below those. */
+  private async *rejectBelow(p: string, why: string): AsyncGenerator<Batch> {
+    const stack = [p];
+    let top = true;
+    while (stack.length) {
+      const q = stack.pop()!;
+      const recs: Rec[] = [];
+      const list = this.waitMem.get(q);
+      if (list) {
+        this.waitMem.delete(q);
+        for (const i of list) {
+          const r = this.recs.get(i);
+          if (r && this.state[i] === WAIT_MEM) { this.recs.delete(i); recs.push(r); }
+        }
+      }
+      const doOne = (r: Rec) => {
+        const n = r.ndn!;
+        this.setState(this.idxOf.get(n)!, REJECTED);
+        this.bump('ORDER_MISSING_PARENT');
+        this.reject(r, 'ORDER_MISSING_PARENT', `${describeRecord(r)}: ${top ? why : `an entry above it was rejected (${why})`}`);
+        stack.push(n);
+      };
+      for (const r of recs) doOne(r);
+      if (this.spilledParents.has(q)) {
+        this.spilledParents.delete(q);
+        for await (const chunk of this.spill!.takePrefix('w\0' + q + '\0')) {
+          for (const r of chunk) doOne(r);
+          if (this.rejects.length >= this.o.batchSize) yield this.takeBatch();
+        }
+      }
+      top = false;
+      if (this.rejects.length >= this.o.batchSize) yield this.takeBatch();
+    }
+  }
+
+  /** Generate the missing parent `p` (and missing entries above it), as the first waiting child spells it. */
+  private async createParents(p: string): Promise<void> {
+    let spelled = p;
+    const l = this.waitMem.get(p);
+    const child = l && l.length ? this.recs.get(l[0]) : undefined;
+    if (child) spelled = parentDn(child.dn);
+    const chain: string[] = [];
+    for (let a = spelled; a; a = parentDn(a)) {
+      const n = normalizeDn(a);
+      if (this.idxOf.has(n) || (await this.presentInTarget(n))) break;
+      chain.push(a);
+    }
+    for (const dn of chain.reverse()) {
+      const rdn = rdnOf(dn);
+      const type = rdn[0]?.type.toLowerCase() ?? 'cn';
+      const classes = this.o.parentClasses[type] ?? ['top', 'extensibleObject'];
+      const attrs = new Map<string, Attribute>();
+      attrs.set('objectclass', { name: 'objectClass', values: [...classes] });
+      for (const ava of rdn) {
+        const k = ava.type.toLowerCase();
+        const a = attrs.get(k);
+        if (a) a.values.push(ava.value);
+        else attrs.set(k, { name: ava.type, values: [ava.value] });
+      }
+      const e: Entry = { kind: 'entry', dn, attrs, category: type === 'ou' ? 'organizational_units' : 'containers' };
+      this.bump('ORDER_PARENT_CREATED');
+      this.event('ORDER_PARENT_CREATED', dn, `created "${dn}" (objectClass ${classes.join(', ')}) because entries below it came without it`);
+      await this.arrive(e);
+    }
+  }
+}
+
+function depth(ndn: string): number {
+  let d = 1;
+  for (let a = parentDn(ndn); a; a = parentDn(a)) d++;
+  return d;
+}

@@ -1,0 +1,258 @@
+import t from 'tap';
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { orderDependencies, type OrderDependenciesOptions, type OrderEvent } from '../../src/transforms/order-dependencies.js';
+import { makeEntry, type Batch, type LdifRecord, type Reject, getStrings } from '../../src/entry.js';
+import { normalizeDn, parentDn } from '../../src/dn.js';
+
+const stateDir = mkdtempSync(join(tmpdir(), 'ldapflow-order-test-'));
+
+interface Result {
+  out: LdifRecord[];
+  rejects: Reject[];
+  counts: Record<string, number>;
+  events: OrderEvent[];
+}
+
+async function order(records: LdifRecord[], opts: OrderDependenciesOptions = {}, sinkKind: 'ldif' | 'ldap' = 'ldif', batch = 1000): Promise<Result> {
+  const events: OrderEvent[] = [];
+  const stage = orderDependencies({ stateDir, ...opts, onEvent: (e) => events.push(e) });
+  const ctxRejects: Reject[] = [];
+  const counts: Record<string, number> = {};
+  const ctx = {
+    count(c: string, n = 1) { counts[c] = (counts[c] ?? 0) + n; },
+    reject(r: Reject) { ctxRejects.push(r); },
+    sinkKind,
+    signal: new AbortController().signal,
+    stateDir,
+  };
+  async function* src(): AsyncGenerator<Batch> {
+    for (let i = 0, seq = 0; i < records.length; i += batch) yield { seq: seq++, records: records.slice(i, i + batch), rejects: [] };
+  }
+  const out: LdifRecord[] = [];
+  const rejects: Reject[] = [...ctxRejects];
+  if (stage.kind !== 'barrier') throw new Error('not a barrier');
+  for await (const b of stage.run(src(), ctx)) {
+    out.push(...b.records);
+    rejects.push(...b.rejects);
+    for (const k in b.counts ?? {}) counts[k] = (counts[k] ?? 0) + b.counts![k];
+  }
+  return { out, rejects, counts, events };
+}
+
+/** Every entry's parent is written before it (or is `present`). Returns the number of violations. */
+function violations(out: LdifRecord[], present: string[] = []): string[] {
+  const seen = new Set(present.map(normalizeDn));
+  const bad: string[] = [];
+  for (const r of out) {
+    if (r.kind === 'change' && r.changetype !== 'add') continue;
+    const n = normalizeDn(r.dn);
+    const p = parentDn(n);
+    if (p && !seen.has(p)) bad.push(r.dn);
+    seen.add(n);
+  }
+  return bad;
+}
+
+const e = (dn: string, ...attrs: Array<[string, string | string[]]>) => makeEntry(dn, [['objectClass', 'top'], ...attrs]);
+const dns = (rs: LdifRecord[]) => rs.map((r) => r.dn);
+
+t.test('children first: every child waits for its parent and is released as soon as it passes', async (t) => {
+  const input = [
+    e('uid=a,ou=People,dc=example,dc=com'),
+    e('ou=People,dc=example,dc=com'),
+    e('uid=b,ou=People,dc=example,dc=com'),
+    e('dc=example,dc=com'),
+    e('ou=Groups,dc=example,dc=com'),
+  ];
+  const r = await order(input, { baseDn: 'dc=com' });
+  t.same(dns(r.out), [
+    'dc=example,dc=com', 'ou=People,dc=example,dc=com', 'uid=a,ou=People,dc=example,dc=com',
+    'uid=b,ou=People,dc=example,dc=com', 'ou=Groups,dc=example,dc=com',
+  ]);
+  t.equal(r.rejects.length, 0);
+  t.equal(r.counts.ORDER_CHILD_BEFORE_PARENT, 3, 'uid=a, ou=People and uid=b waited');
+});
+
+t.test('deep chain in reverse order, no baseDn: the top entry is taken as rooted in the target', async (t) => {
+  const chain: string[] = [];
+  let dn = 'dc=example,dc=com';
+  chain.push(dn);
+  for (let i = 0; i < 300; i++) { dn = `ou=l${i},${dn}`; chain.push(dn); }
+  const r = await order(chain.slice().reverse().map((d) => e(d)));
+  t.same(dns(r.out), chain);
+  t.same(violations(r.out, ['dc=com']), []);
+  t.equal(r.counts.ORDER_ROOT_ASSUMED, 1);
+  t.equal(r.rejects.length, 0);
+});
+
+function bigTree(n: number): LdifRecord[] {
+  const recs: LdifRecord[] = [e('dc=example,dc=com'), e('ou=People,dc=example,dc=com')];
+  for (let o = 0; o < 20; o++) recs.push(e(`ou=Unit${o},ou=People,dc=example,dc=com`));
+  for (let i = 0; recs.length < n; i++) recs.push(e(`uid=user${i},ou=Unit${i % 20},ou=People,dc=example,dc=com`, ['uid', `user${i}`]));
+  return recs;
+}
+
+t.test('100k entries in reversed order come out complete and parent-first', async (t) => {
+  const recs = bigTree(100_000).reverse();
+  const r = await order(recs, { baseDn: 'dc=com' });
+  t.equal(r.out.length, 100_000);
+  t.equal(new Set(r.out.map((x) => normalizeDn(x.dn))).size, 100_000);
+  t.same(violations(r.out, ['dc=com']), []);
+  t.equal(r.rejects.length, 0);
+  t.notOk(r.counts.ORDER_SPILLED, 'fits the default buffer');
+});
+
+t.test('spill to disk under a tiny buffer limit', async (t) => {
+  // Shuffle deterministically so children and parents are mixed, with the root last.
+  const recs = bigTree(20_000);
+  const root = recs.shift()!;
+  let seed = 7;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  for (let i = recs.length - 1; i > 0; i--) { const j = Math.floor(rnd() * (i + 1)); [recs[i], recs[j]] = [recs[j], recs[i]]; }
+  recs.push(root);
+  (recs[5] as ReturnType<typeof makeEntry>).attrs.set('jpegphoto', { name: 'jpegPhoto', values: [new Uint8Array([0, 255, 1, 2])] });
+  const withPhoto = recs[5].dn;
+  const r = await order(recs, { baseDn: 'dc=com', bufferEntries: 100 });
+  t.ok(r.counts.ORDER_SPILLED > 15_000, `spilled ${r.counts.ORDER_SPILLED}`);
+  t.equal(r.out.length, 20_000);
+  t.equal(new Set(r.out.map((x) => normalizeDn(x.dn))).size, 20_000);
+  t.same(violations(r.out, ['dc=com']), []);
+  t.equal(r.rejects.length, 0);
+  const photo = r.out.find((x) => x.dn === withPhoto)! as ReturnType<typeof makeEntry>;
+  t.same([...(photo.attrs.get('jpegphoto')!.values[0] as Uint8Array)], [0, 255, 1, 2], 'binary values survive the spill');
+  t.same(readdirSync(stateDir).filter((f) => f.startsWith('ldapflow-spill-')), [], 'spill directory removed');
+});
+
+t.test('missing parent: rejected with everything below it, or created', async (t) => {
+  const input = [
+    e('dc=example,dc=com'),
+    e('uid=x,ou=Lost,dc=example,dc=com'),
+    e('cn=y,uid=x,ou=Lost,dc=example,dc=com'),
+    e('uid=z,ou=People,dc=example,dc=com'),
+    e('ou=People,dc=example,dc=com'),
+  ];
+  const r = await order(input, { baseDn: 'dc=com' });
+  t.same(dns(r.out), ['dc=example,dc=com', 'ou=People,dc=example,dc=com', 'uid=z,ou=People,dc=example,dc=com']);
+  t.same(r.rejects.map((x) => [x.code, x.dn]), [
+    ['ORDER_MISSING_PARENT', 'uid=x,ou=Lost,dc=example,dc=com'],
+    ['ORDER_MISSING_PARENT', 'cn=y,uid=x,ou=Lost,dc=example,dc=com'],
+  ]);
+  t.match(r.rejects[0].message, /parent "ou=lost,dc=example,dc=com" is not in the input/);
+
+  const c = await order(input, { baseDn: 'dc=com', createMissingParents: true });
+  t.equal(c.rejects.length, 0);
+  t.same(violations(c.out, ['dc=com']), []);
+  const created = c.out.find((x) => x.dn === 'ou=Lost,dc=example,dc=com') as ReturnType<typeof makeEntry>;
+  t.ok(created, 'parent created with the spelling of its child');
+  t.same(getStrings(created, 'objectClass'), ['top', 'organizationalUnit']);
+  t.same(getStrings(created, 'ou'), ['Lost']);
+  t.equal(c.counts.ORDER_PARENT_CREATED, 1);
+  t.equal(c.out.length, 6);
+});
+
+t.test('entries above the base with the base given: missing parents are rejected, not assumed', async (t) => {
+  const r = await order([e('uid=a,ou=Nowhere,dc=other,dc=org')], { baseDn: 'dc=example,dc=com' });
+  t.equal(r.out.length, 0);
+  t.equal(r.rejects[0]?.code, 'ORDER_MISSING_PARENT');
+  t.match(r.rejects[0].message, /not in the target/);
+});
+
+t.test('existing parents in the target count as present (list and async check)', async (t) => {
+  const input = [e('uid=a,ou=People,dc=example,dc=com'), e('uid=b,ou=Gone,dc=example,dc=com')];
+  const asked: string[] = [];
+  const r = await order(input, { existing: async (ndn) => { asked.push(ndn); return ndn === 'ou=people,dc=example,dc=com'; } });
+  t.same(dns(r.out), ['uid=a,ou=People,dc=example,dc=com']);
+  t.equal(r.rejects[0]?.code, 'ORDER_MISSING_PARENT');
+  t.ok(asked.includes('ou=people,dc=example,dc=com'));
+  const l = await order(input, { existing: ['ou=People,dc=example,dc=com', 'OU=Gone, DC=example,DC=com'] });
+  t.equal(l.out.length, 2);
+});
+
+t.test('duplicates under DN variants: the later record wins, both lines reported', async (t) => {
+  const at = (line: number) => ({ file: 'x.ldif', line, index: line });
+  const waiting1 = makeEntry('uid=a,ou=People,dc=example,dc=com', [['cn', 'first']], at(1));
+  const waiting2 = makeEntry('UID=A, OU=people,DC=Example,DC=COM', [['cn', 'second']], at(5));
+  const root = makeEntry('dc=example,dc=com', [], at(9));
+  const ou = makeEntry('ou=People,dc=example,dc=com', [], at(12));
+  const passed2 = makeEntry('OU=PEOPLE,dc=example,dc=com', [['description', 'again']], at(20));
+  const r = await order([waiting1, waiting2, root, ou, passed2], { baseDn: 'dc=com' });
+  t.equal(r.counts.ORDER_DUPLICATE_DN, 2);
+  const dup = r.rejects.find((x) => x.code === 'ORDER_DUPLICATE_DN')!;
+  t.ok(dup, 'the earlier waiting record is rejected');
+  t.equal(dup.origin?.line, 1);
+  t.match(dup.message, /x\.ldif:1 and at x\.ldif:5/);
+  const users = r.out.filter((x) => normalizeDn(x.dn) === 'uid=a,ou=people,dc=example,dc=com');
+  t.equal(users.length, 1);
+  t.same(getStrings(users[0] as ReturnType<typeof makeEntry>, 'cn'), ['second']);
+  const mod = r.out.find((x) => x.kind === 'change' && x.changetype === 'modify');
+  t.ok(mod, 'a duplicate of a written entry becomes a modify');
+  t.same(mod && mod.kind === 'change' && mod.changetype === 'modify' ? mod.mods : [], [{ op: 'replace', name: 'description', values: ['again'] }]);
+  t.ok(r.events.some((x) => x.code === 'ORDER_DUPLICATE_DN' && /x\.ldif:12 and at x\.ldif:20/.test(x.message)));
+  t.same(violations(r.out, ['dc=com']), []);
+});
+
+function groupsInput(): LdifRecord[] {
+  return [
+    e('dc=example,dc=com'),
+    e('ou=Groups,dc=example,dc=com'),
+    // A group whose members come later, spelled differently; a dangling member; a group in itself; a cycle.
+    e('cn=g1,ou=Groups,dc=example,dc=com', ['member', ['UID=Alice, OU=People,DC=EXAMPLE,DC=com', 'uid=ghost,ou=People,dc=example,dc=com', 'cn=g2,ou=groups,dc=example,dc=com']]),
+    e('cn=g2,ou=Groups,dc=example,dc=com', ['member', ['cn=G1,ou=Groups,dc=example,dc=com', 'cn=g2,ou=Groups,dc=example,dc=com']]),
+    e('ou=People,dc=example,dc=com'),
+    e('uid=alice,ou=People,dc=example,dc=com', ['manager', 'uid=bob,ou=people,dc=example,dc=com']),
+    e('uid=bob,ou=People,dc=example,dc=com'),
+  ];
+}
+
+t.test('LDIF sink: a group whose members come later is held, members stay inline in exact spelling', async (t) => {
+  const r = await order(groupsInput(), { baseDn: 'dc=com', danglingReferences: 'remove' }, 'ldif');
+  t.equal(r.out.length, 7);
+  t.same(violations(r.out, ['dc=com']), []);
+  const pos = (dn: string) => r.out.findIndex((x) => x.dn === dn);
+  t.ok(pos('cn=g1,ou=Groups,dc=example,dc=com') > pos('uid=bob,ou=People,dc=example,dc=com'), 'held until end of input');
+  t.equal(r.counts.ORDER_HELD_FOR_REFERENCES, 2, 'g1 (alice, ghost, g2 unseen) and alice (bob unseen) were held');
+  const g1 = r.out[pos('cn=g1,ou=Groups,dc=example,dc=com')] as ReturnType<typeof makeEntry>;
+  t.same(getStrings(g1, 'member'), ['uid=alice,ou=People,dc=example,dc=com', 'cn=g2,ou=Groups,dc=example,dc=com']);
+  const alice = r.out[pos('uid=alice,ou=People,dc=example,dc=com')] as ReturnType<typeof makeEntry>;
+  t.same(getStrings(alice, 'manager'), ['uid=bob,ou=People,dc=example,dc=com']);
+  t.equal(r.counts.REF_DANGLING, 1);
+  t.equal(r.counts.REF_DANGLING_REMOVED, 1);
+  t.same(r.events.filter((x) => x.code === 'REF_DANGLING').map((x) => [x.dn, x.value]), [['cn=g1,ou=Groups,dc=example,dc=com', 'uid=ghost,ou=People,dc=example,dc=com']]);
+  t.notOk(r.out.some((x) => x.kind === 'change'), 'no modify records for an LDIF sink');
+  const k = await order(groupsInput(), { baseDn: 'dc=com', danglingReferences: 'keep' }, 'ldif');
+  const g1k = k.out.find((x) => x.dn === 'cn=g1,ou=Groups,dc=example,dc=com') as ReturnType<typeof makeEntry>;
+  t.ok(getStrings(g1k, 'member').includes('uid=ghost,ou=People,dc=example,dc=com'), 'kept');
+  t.equal(k.counts.REF_DANGLING_REMOVED, undefined);
+});
+
+t.test('LDAP sink: members not yet written are added by modify after their targets; cycles load', async (t) => {
+  const r = await order(groupsInput(), { baseDn: 'dc=com', danglingReferences: 'remove' }, 'ldap');
+  t.same(violations(r.out, ['dc=com']), []);
+  // Simulate a server that checks references: every DN value must name an entry written before.
+  const written = new Set<string>(['dc=com']);
+  const bad: string[] = [];
+  const members = new Map<string, Set<string>>();
+  for (const x of r.out) {
+    if (x.kind === 'entry') {
+      for (const name of ['member', 'manager']) for (const v of getStrings(x, name)) {
+        if (!written.has(normalizeDn(v)) && normalizeDn(v) !== normalizeDn(x.dn)) bad.push(`${x.dn} ${name} ${v}`);
+        if (name === 'member') (members.get(x.dn) ?? members.set(x.dn, new Set()).get(x.dn)!).add(v);
+      }
+      written.add(normalizeDn(x.dn));
+    } else if (x.changetype === 'modify') {
+      t.ok(written.has(normalizeDn(x.dn)), `modify of a written entry ${x.dn}`);
+      for (const m of x.mods) for (const v of m.values) {
+        if (!written.has(normalizeDn(v as string))) bad.push(`${x.dn} +${m.name} ${v}`);
+        if (m.name === 'member') (members.get(x.dn) ?? members.set(x.dn, new Set()).get(x.dn)!).add(v as string);
+      }
+    }
+  }
+  t.same(bad, ['cn=g1,ou=Groups,dc=example,dc=com member UID=Alice, OU=People,DC=EXAMPLE,DC=com'], 'only the value kept inline so the group has a member names an entry not yet written');
+  t.same([...members.get('cn=g1,ou=Groups,dc=example,dc=com')!].sort(), ['UID=Alice, OU=People,DC=EXAMPLE,DC=com', 'cn=g2,ou=Groups,dc=example,dc=com']);
+  t.same([...members.get('cn=g2,ou=Groups,dc=example,dc=com')!].sort(), ['cn=g1,ou=Groups,dc=example,dc=com', 'cn=g2,ou=Groups,dc=example,dc=com']);
+  t.ok(r.counts.ORDER_REFERENCE_DEFERRED >= 2);
+  t.equal(r.counts.REF_DANGLING, 1);
+  t.equal(r.rejects.length, 0);
+});
