@@ -20,6 +20,9 @@ import { DEFAULT_ATTRIBUTE_TYPES, DEFAULT_OBJECT_CLASSES } from './default-schem
 export interface LoadSchemaOptions {
   /** Called for each definition that could not be parsed (it is skipped). */
   onWarning?: (message: string) => void;
+  /** For `ldap://` specs: bind credentials and connection options, passed to readSubschema() as they are. */
+  bind?: unknown;
+  connect?: unknown;
 }
 
 let builtinCache: SchemaData | undefined;
@@ -116,7 +119,7 @@ export function schemaFromText(text: string, source: string, opts: LoadSchemaOpt
 /** Load one schema: `builtin`, an `ldap(s)://` URL, or a file. */
 export async function loadSchema(spec: string, opts: LoadSchemaOptions = {}): Promise<SchemaData> {
   if (spec === 'builtin' || spec === 'default') return builtinSchema();
-  if (/^ldaps?:\/\//i.test(spec)) return loadFromServer(spec);
+  if (/^ldaps?:\/\//i.test(spec)) return loadFromServer(spec, opts);
   let text: string;
   try {
     text = await readFile(spec, 'utf8');
@@ -134,24 +137,15 @@ export async function loadSchemas(specs: string[], opts: LoadSchemaOptions = {})
   return all.length === 1 ? all[0] : mergeSchemas(all);
 }
 
-async function loadFromServer(url: string): Promise<SchemaData> {
-  // Loaded on demand so that LDIF-only runs never load the LDAP client. The module is the LDAP engineer's.
-  const modPath = '../sources/ldap-server.js';
-  let mod: { readSubschema?: (opts: unknown) => Promise<unknown> };
-  try {
-    mod = (await import(modPath)) as typeof mod;
-  } catch (e) {
-    throw new LdapflowError('SCHEMA_LDAP_UNAVAILABLE', `cannot read a schema from ${url}: the LDAP source is not available`, { cause: e });
-  }
-  if (typeof mod.readSubschema !== 'function') {
-    throw new LdapflowError('SCHEMA_LDAP_UNAVAILABLE', `cannot read a schema from ${url}: readSubschema() is not available`);
-  }
-  const sub = (await mod.readSubschema({ url })) as Record<string, unknown>;
-  return subschemaToData(sub, url);
+async function loadFromServer(url: string, opts: LoadSchemaOptions): Promise<SchemaData> {
+  // Loaded on demand so that LDIF-only runs never load the LDAP client.
+  const { readSubschema } = await import('../sources/ldap-server.js');
+  const sub = await readSubschema(url, (opts.bind ?? {}) as Parameters<typeof readSubschema>[1], (opts.connect ?? {}) as Parameters<typeof readSubschema>[2]);
+  return subschemaToData(sub as unknown as Record<string, unknown>, url.replace(/\/\/[^@/]*@/, '//'), opts);
 }
 
 /** Accept the shapes a subschema reader may return: SchemaData, or the raw attribute values. */
-function subschemaToData(sub: Record<string, unknown>, source: string): SchemaData {
+function subschemaToData(sub: Record<string, unknown>, source: string, opts: LoadSchemaOptions): SchemaData {
   const arr = (k: string[]): unknown[] => {
     for (const key of k) if (Array.isArray(sub[key])) return sub[key] as unknown[];
     return [];
@@ -159,7 +153,7 @@ function subschemaToData(sub: Record<string, unknown>, source: string): SchemaDa
   const ats = arr(['attributeTypes', 'attributetypes']);
   const ocs = arr(['objectClasses', 'objectclasses']);
   if (ats.every((a) => typeof a === 'string') && ocs.every((o) => typeof o === 'string')) {
-    return finish(ats as string[], ocs as string[], source, {});
+    return finish(ats as string[], ocs as string[], source, opts);
   }
   return { attributeTypes: ats as SchemaData['attributeTypes'], objectClasses: ocs as SchemaData['objectClasses'], sources: [source] };
 }

@@ -82,6 +82,9 @@ export interface BuildFixSchemaOptions {
   extensibleObject?: boolean;
   /** Unparseable schema definitions (skipped) are reported here. */
   onWarning?: (message: string) => void;
+  /** For `ldap://` schema sources: bind and connection options handed to readSubschema(). */
+  schemaBind?: unknown;
+  schemaConnect?: unknown;
 }
 
 const STAGE = 'fix-schema';
@@ -846,7 +849,7 @@ export function fixSchema(opts: FixSchemaOptions): MapStage {
 export async function buildFixSchema(o: BuildFixSchemaOptions): Promise<MapStage> {
   const { loadSchemas } = await import('../schema/load.js');
   const { loadPreset } = await import('../presets/index.js');
-  const schema = await loadSchemas(o.schemaPaths ?? [], { onWarning: o.onWarning });
+  const schema = await loadSchemas(o.schemaPaths ?? [], { onWarning: o.onWarning, bind: o.schemaBind, connect: o.schemaConnect });
   const preset = o.preset ? await loadPreset(o.preset) : undefined;
   const opts: FixSchemaOptions = { schema };
   if (preset) opts.preset = preset;
