@@ -21,7 +21,20 @@ export function formatAttr(name: string, v: Value, wrap = 76): string {
   let line: string;
   if (typeof v === 'string' && !NEEDS_B64.test(v)) line = v === '' ? name + ':' : name + ': ' + v;
   else line = name + ':: ' + b64(v);
-  return wrap > 0 && line.length > wrap ? fold(line, wrap) : line;
+  if (!(wrap > 0 && line.length > wrap)) return line;
+  const folded = fold(line, wrap);
+  // A continuation line holding only spaces reads as a blank line (the end of the record) in real-world readers,
+  // ours included: a value with such a run of spaces goes base64 instead.
+  if (typeof v === 'string' && folded.includes(allSpaceLine(wrap))) return fold(name + ':: ' + b64(v), wrap);
+  return folded;
+}
+
+let spaceLineWrap = 0;
+let spaceLine = '';
+/** A newline followed by a whole continuation line of spaces (`wrap` columns). */
+function allSpaceLine(wrap: number): string {
+  if (wrap !== spaceLineWrap) { spaceLineWrap = wrap; spaceLine = '\n' + ' '.repeat(wrap); }
+  return spaceLine;
 }
 
 /** Fold an ASCII line: the first `wrap` chars, then continuation lines of a space and `wrap - 1` chars. */
