@@ -29,6 +29,9 @@ export interface SlapdOptions {
   suffix?: string;
   /** Extra schema files in cn=config LDIF form (`dn: cn=NAME,cn=schema,cn=config`), loaded after the standard ones. */
   schemas?: string[];
+  /** Attribute options and option prefixes the server accepts (olcAttributeOptions), e.g. `['oid', 'orclcommonpwd']`
+   * for authPassword;oid as Oracle OID exports it; prefixes end with `-`. */
+  attributeOptions?: string[];
   /** Password of the root DN `cn=admin,<suffix>`; default `secret`. */
   rootPassword?: string;
   /** olcDbMaxSize in MiB; default 4096. */
@@ -115,7 +118,7 @@ function suffixEntry(suffix: string): string {
   return lines.join('\n') + '\n';
 }
 
-function configLdif(dir: string, o: Required<Omit<SlapdOptions, 'tls' | 'debug' | 'startTimeoutMs' | 'detached'>> & { tls: boolean }): string {
+function configLdif(dir: string, o: Required<Omit<SlapdOptions, 'tls' | 'debug' | 'startTimeoutMs' | 'detached' | 'attributeOptions'> & { attributeOptions: string[] }> & { tls: boolean }): string {
   const schemaIncludes = ['core', 'cosine', 'inetorgperson', 'nis']
     .map((s) => `include: file://${SCHEMA_DIR}/${s}.ldif`)
     .concat(o.schemas.map((f) => `include: file://${resolve(f)}`));
@@ -128,7 +131,8 @@ function configLdif(dir: string, o: Required<Omit<SlapdOptions, 'tls' | 'debug' 
     : [];
   return [
     ['dn: cn=config', 'objectClass: olcGlobal', 'cn: config', `olcPidFile: ${join(dir, 'slapd.pid')}`,
-      `olcArgsFile: ${join(dir, 'slapd.args')}`, 'olcLogLevel: none', ...tls].join('\n'),
+      `olcArgsFile: ${join(dir, 'slapd.args')}`, 'olcLogLevel: none', ...tls,
+      ...(o.attributeOptions.length ? [`olcAttributeOptions: ${o.attributeOptions.join(' ')}`] : [])].join('\n'),
     ['dn: cn=module{0},cn=config', 'objectClass: olcModuleList', 'cn: module{0}', `olcModulePath: ${MODULE_DIR}`,
       'olcModuleLoad: back_mdb'].join('\n'),
     ['dn: cn=schema,cn=config', 'objectClass: olcSchemaConfig', 'cn: schema'].join('\n'),
@@ -205,7 +209,7 @@ export async function startSlapd(opts: SlapdOptions = {}): Promise<SlapdHandle> 
     if (tls) makeCerts(dir);
     writeFileSync(join(dir, 'config.ldif'), configLdif(dir, {
       suffix, rootPassword, schemas: opts.schemas ?? [], maxSizeMiB: opts.maxSizeMiB ?? 4096,
-      noSync: opts.noSync ?? true, indexes: opts.indexes ?? ['objectClass'], tls,
+      noSync: opts.noSync ?? true, indexes: opts.indexes ?? ['objectClass'], tls, attributeOptions: opts.attributeOptions ?? [],
     }));
     run(SLAPADD, ['-n0', '-F', join(dir, 'slapd.d'), '-l', join(dir, 'config.ldif')], 'startSlapd: building cn=config');
     writeFileSync(join(dir, 'suffix.ldif'), suffixEntry(suffix));
@@ -350,6 +354,7 @@ async function cli(argv: string[]): Promise<void> {
       noSync: !rest.includes('--sync'),
       maxSizeMiB: get('--max-size-mib') ? Number(get('--max-size-mib')) : undefined,
       tls: rest.includes('--tls'),
+      attributeOptions: all('--attribute-option'),
       detached: true,
     });
     live.delete(h.pid); // leave it running after this process exits
@@ -362,7 +367,7 @@ async function cli(argv: string[]): Promise<void> {
     if (!pid || !dir) throw new Error('usage: slapd.js stop --pid N --dir D');
     await stopSlapdByPid(pid, dir);
   } else {
-    process.stderr.write('usage: slapd.js start [--suffix DN] [--schema FILE]... [--password PW] [--index ATTR]... [--sync] [--tls]\n' +
+    process.stderr.write('usage: slapd.js start [--suffix DN] [--schema FILE]... [--password PW] [--index ATTR]... [--sync] [--tls] [--attribute-option OPT]...\n' +
       '       slapd.js stop --pid N --dir D\n');
     process.exit(2);
   }
