@@ -21,6 +21,9 @@ const OID_NAMES: Record<string, string> = {
   '0.9.2342.19200300.100.1.25': 'dc', '1.2.840.113549.1.9.1': 'email',
 };
 
+/** An attribute type: a descriptor, or a numeric OID (RFC 1779's `OID.` prefix accepted, as `normType` expects). */
+const ATTR_TYPE = /^([A-Za-z][A-Za-z0-9-]*|(?:[Oo][Ii][Dd]\.)?[0-9]+(\.[0-9]+)*)$/;
+
 function dnError(dn: string, why: string): LdapflowError {
   return new LdapflowError('DN_INVALID', `invalid DN "${dn}": ${why}`, { dn, recoverable: true });
 }
@@ -45,7 +48,7 @@ export function parseDn(dn: string): Rdn[] {
     if (i >= n || dn[i] !== '=') throw dnError(dn, `missing "=" after "${dn.slice(typeStart, i).trim()}"`);
     const type = dn.slice(typeStart, i).trim();
     if (!type) throw dnError(dn, `empty attribute type at position ${typeStart}`);
-    if (!/^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)*)$/.test(type)) throw dnError(dn, `bad attribute type "${type}"`);
+    if (!ATTR_TYPE.test(type)) throw dnError(dn, `bad attribute type "${type}"`);
     i++; // '='
     skipSpaces();
     let value = '';
@@ -164,7 +167,7 @@ export function normalizeDn(dn: string): string {
       const eq = p.indexOf('=');
       if (eq <= 0) return normalizeSlow(dn);
       const type = p.slice(0, eq).trim();
-      if (!type || !/^([A-Za-z][A-Za-z0-9-]*|[0-9]+(\.[0-9]+)*)$/.test(type)) return normalizeSlow(dn);
+      if (!type || !ATTR_TYPE.test(type)) return normalizeSlow(dn);
       const v = normValue(p.slice(eq + 1));
       if (k) out += ',';
       out += normType(type) + '=' + (v.includes('=') ? escapeDnValue(v) : v);

@@ -1,0 +1,135 @@
+/**
+ * src/dn.ts: RFC 4514 parse, serialize, normalize; parent DN, first RDN, depth, ancestry.
+ */
+import t from 'tap';
+import { dnDepth, dnEquals, escapeDnValue, formatDn, isWithin, normalizeDn, parentDn, parseDn, rdnOf } from '../src/dn.js';
+import { LdapflowError } from '../src/errors.js';
+
+t.test('RFC 4514 escapes are unescaped on parse and re-escaped on serialize', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['cn=a\\,b,dc=x', 'a,b'],
+    ['cn=a\\2Cb,dc=x', 'a,b'],
+    ['cn=a\\2cb,dc=x', 'a,b'],
+    ['cn=a\\+b,dc=x', 'a+b'],
+    ['cn=a\\"b,dc=x', 'a"b'],
+    ['cn=a\\<b\\>,dc=x', 'a<b>'],
+    ['cn=a\\;b,dc=x', 'a;b'],
+    ['cn=a\\\\b,dc=x', 'a\\b'],
+    ['cn=a\\=b,dc=x', 'a=b'],
+    ['cn=\\#hash,dc=x', '#hash'],
+    ['cn=trail\\ ,dc=x', 'trail '],
+    ['cn=\\ lead,dc=x', ' lead'],
+    ['cn=caf\\C3\\A9,dc=x', 'café'],
+    ['cn=café,dc=x', 'café'],
+    ['cn=a\\00b,dc=x', 'a\u0000b'],
+  ];
+  for (const [dn, value] of cases) {
+    const rdns = parseDn(dn);
+    t.equal(rdns.length, 2, `${dn}: two RDNs`);
+    t.same(rdns[0], [{ type: 'cn', value }], `${dn} -> ${JSON.stringify(value)}`);
+    t.same(rdns[1], [{ type: 'dc', value: 'x' }]);
+    // Serialize, then parse again: same value (the escaping round-trips).
+    const again = parseDn(formatDn(rdns));
+    t.same(again, rdns, `${dn}: serialize and re-parse`);
+  }
+  // The serializer's escaping, exactly.
+  t.equal(escapeDnValue('a,b+c"d\\e<f>g;h=i'), 'a\\,b\\+c\\"d\\\\e\\<f\\>g\\;h\\=i');
+  t.equal(escapeDnValue('#x'), '\\#x', 'a leading # is escaped');
+  t.equal(escapeDnValue('x#'), 'x#', 'a # elsewhere is not');
+  t.equal(escapeDnValue(' x '), '\\ x\\ ', 'leading and trailing spaces are escaped');
+  t.equal(escapeDnValue('a b'), 'a b', 'inner spaces are not');
+  t.equal(formatDn(parseDn('cn=trail\\ ,dc=x')), 'cn=trail\\ ,dc=x');
+  t.equal(formatDn(parseDn('cn=\\#hash,dc=x')), 'cn=\\#hash,dc=x');
+});
+
+t.test('hex (BER) values, quoted values and spaces around separators', async (t) => {
+  t.same(parseDn('cn=#04024869,dc=x')[0], [{ type: 'cn', value: '#04024869' }], '#hex value kept in # form');
+  t.equal(normalizeDn('CN=#0402486A,dc=x'), 'cn=#0402486a,dc=x');
+  t.same(parseDn('cn="a,b+c",dc=x')[0], [{ type: 'cn', value: 'a,b+c' }], 'RFC 2253 quoted value');
+  t.same(parseDn(' cn = a , dc = x '), [[{ type: 'cn', value: 'a' }], [{ type: 'dc', value: 'x' }]], 'spaces around = and , ignored');
+  t.same(parseDn('cn=a b  c,dc=x')[0], [{ type: 'cn', value: 'a b  c' }], 'inner spaces kept as read');
+  t.same(parseDn(''), [], 'the empty DN (root DSE) has no RDNs');
+  t.same(parseDn('   '), [], 'only spaces is the empty DN');
+});
+
+t.test('multi-valued RDNs: AVA order does not matter', async (t) => {
+  t.same(parseDn('cn=a+sn=b,dc=x')[0], [{ type: 'cn', value: 'a' }, { type: 'sn', value: 'b' }]);
+  t.equal(normalizeDn('sn=B+cn=A,dc=x'), normalizeDn('CN=a+SN=b,DC=X'));
+  t.ok(dnEquals('uid=j+cn=John Smith+sn=Smith,ou=p,dc=x', 'sn=smith+uid=J+cn=john smith,ou=P,dc=X'));
+  t.notOk(dnEquals('cn=a+sn=b,dc=x', 'cn=a+sn=c,dc=x'));
+  t.notOk(dnEquals('cn=a+sn=b,dc=x', 'cn=a,sn=b,dc=x'), 'a multi-valued RDN is not two RDNs');
+  t.same(rdnOf('cn=a+sn=b,dc=x'), [{ type: 'cn', value: 'a' }, { type: 'sn', value: 'b' }]);
+  t.equal(normalizeDn('cn=a\\+b,dc=x'), 'cn=a\\+b,dc=x', 'an escaped + is a value character, not an AVA separator');
+  t.notOk(dnEquals('cn=a\\+sn=b,dc=x', 'cn=a+sn=b,dc=x'));
+});
+
+t.test('normalization: case-insensitive types and values, spaces, OIDs', async (t) => {
+  t.equal(normalizeDn('CN=x, CN=Users,DC=Example,DC=com'), 'cn=x,cn=users,dc=example,dc=com');
+  t.ok(dnEquals('CN=x, CN=Users,DC=Example,DC=com', 'cn=x,cn=users,dc=example,dc=com'), 'the issue\'s example: the same DN');
+  t.ok(dnEquals('cn=John  Smith,dc=x', 'cn=john smith,dc=x'), 'inner white space folds to one space');
+  t.ok(dnEquals('2.5.4.3=x,0.9.2342.19200300.100.1.25=example', 'cn=X,dc=Example'), 'numeric OIDs map to short names');
+  t.ok(dnEquals('OID.2.5.4.3=x,dc=y', 'cn=x,dc=y'), 'OID. prefix (RFC 1779)');
+  t.equal(normalizeDn('1.2.3.4=x,dc=y'), '1.2.3.4=x,dc=y', 'unknown OIDs stay numeric');
+  t.ok(dnEquals('cn=a\\2Cb,dc=x', 'cn=a\\,b,dc=x'), 'hex escape and character escape are the same value');
+  t.ok(dnEquals('cn="a,b",dc=x', 'cn=a\\,b,dc=x'), 'quoted and escaped are the same value');
+  t.ok(dnEquals('cn=caf\\C3\\A9,dc=x', 'CN=CAFÉ,dc=x'), 'UTF-8 hex escapes and non-ASCII case folding');
+  t.notOk(dnEquals('cn=a,dc=x', 'cn=b,dc=x'));
+  t.notOk(dnEquals('cn=a,dc=x', 'cn=a,dc=x,dc=y'));
+  // The fast path (no escapes) and the full parser agree.
+  for (const [fast, slow] of [
+    ['cn=John Smith,ou=People,dc=Example,dc=com', 'cn=John\\20Smith,ou=People,dc=Example,dc=com'],
+    ['uid=a=b,dc=x', 'uid=a\\=b,dc=x'],
+    [' CN = x ,DC=y', 'cn=\\78,dc=y'],
+  ]) t.equal(normalizeDn(fast), normalizeDn(slow), `${fast} == ${slow}`);
+  // Normalized forms parse again and are fixed points.
+  for (const dn of ['CN=x, CN=Users,DC=Example,DC=com', 'sn=b+cn=a,dc=x', 'cn=a\\,b\\+c,dc=x', 'cn=\\#x,dc=y', 'cn=a=b,dc=y']) {
+    const n = normalizeDn(dn);
+    t.equal(normalizeDn(n), n, `${dn}: normalize is idempotent`);
+  }
+  t.equal(normalizeDn(''), '', 'empty DN');
+});
+
+t.test('escaped leading/trailing spaces', async (t) => {
+  t.same(parseDn('cn=a\\ ,dc=x')[0], [{ type: 'cn', value: 'a ' }], 'an escaped trailing space is part of the value');
+  t.same(parseDn('cn=a ,dc=x')[0], [{ type: 'cn', value: 'a' }], 'an unescaped one is not');
+  t.same(parseDn('cn=a\\20,dc=x')[0], [{ type: 'cn', value: 'a ' }], 'nor is \\20 dropped');
+  // Matching (RFC 4518 insignificant space handling): leading/trailing spaces do not distinguish values.
+  t.ok(dnEquals('cn=a\\ ,dc=x', 'cn=a,dc=x'));
+});
+
+t.test('invalid DNs throw DN_INVALID, recoverable, naming the DN', async (t) => {
+  const bad = ['cn', 'cn=x,', '=x', 'cn=x,,dc=y', 'cn=a\\', 'c n=x', 'cn="unterminated', 'cn=#0', 'cn=#abc', '1cn=x', 'cn=x,dc', ',cn=x'];
+  for (const dn of bad) {
+    let err: unknown;
+    try { parseDn(dn); } catch (e) { err = e; }
+    t.ok(err instanceof LdapflowError, `parseDn(${JSON.stringify(dn)}) throws`);
+    const e = err as LdapflowError;
+    t.equal(e.code, 'DN_INVALID', `${dn}: code`);
+    t.equal(e.recoverable, true, `${dn}: recoverable`);
+    t.equal(e.dn, dn, `${dn}: names the DN`);
+    t.throws(() => normalizeDn(dn), { code: 'DN_INVALID' }, `normalizeDn(${JSON.stringify(dn)}) throws too`);
+  }
+});
+
+t.test('parentDn, rdnOf, dnDepth, isWithin', async (t) => {
+  t.equal(parentDn('cn=x, CN=Users,DC=Example,DC=com'), 'CN=Users,DC=Example,DC=com', 'spelling kept, leading space dropped');
+  t.equal(parentDn('cn=a\\,b,ou=x,dc=y'), 'ou=x,dc=y', 'an escaped comma is not a separator');
+  t.equal(parentDn('cn=a\\2Cb,ou=x,dc=y'), 'ou=x,dc=y');
+  t.equal(parentDn('cn=a\\\\,ou=x,dc=y'), 'ou=x,dc=y', 'an escaped backslash before a real separator');
+  t.equal(parentDn('cn="a,b",ou=x'), 'ou=x', 'a comma inside quotes is not a separator');
+  t.equal(parentDn('cn=a+sn=b,dc=x'), 'dc=x');
+  t.equal(parentDn('dc=com'), '', 'one RDN: parent is the root');
+  t.equal(parentDn(''), '');
+  t.same(rdnOf('cn=a\\,b,ou=x'), [{ type: 'cn', value: 'a,b' }]);
+  t.same(rdnOf(''), []);
+  t.equal(dnDepth(''), 0);
+  t.equal(dnDepth('dc=com'), 1);
+  t.equal(dnDepth('cn=a\\,b,ou=x,dc=y'), 3);
+  t.equal(dnDepth('cn="a,b",ou=x,dc=y'), 3);
+  const n = normalizeDn('CN=x, CN=Users,DC=Example,DC=com');
+  t.ok(isWithin(n, 'dc=example,dc=com'));
+  t.ok(isWithin(n, n), 'a DN is within itself');
+  t.ok(isWithin(n, ''), 'everything is within the root');
+  t.notOk(isWithin(normalizeDn('dc=notexample,dc=com'), 'dc=example,dc=com'), 'suffix match is on RDN boundaries');
+  t.notOk(isWithin('dc=com', 'dc=example,dc=com'));
+});
