@@ -55,7 +55,7 @@ const CLASS_CATEGORY: Record<string, Category> = {
   domain: 'containers', dcobject: 'containers', domaindns: 'containers', builtindomain: 'containers',
   locality: 'containers', country: 'containers', nscontainer: 'containers', 'msds-passwordsettingscontainer': 'containers',
   // applications (non-human identities and application registrations)
-  orclapplicationentity: 'applications', orclreferenceobject: 'applications', computer: 'applications',
+  orclapplicationentity: 'applications', computer: 'applications',
   applicationprocess: 'applications', applicationentity: 'applications', 'msds-managedserviceaccount': 'applications',
   'msds-groupmanagedserviceaccount': 'applications',
   // services
