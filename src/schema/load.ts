@@ -6,7 +6,8 @@
  *  - a file path: an OpenLDAP `.schema` file (attributetype/objectclass/objectidentifier keywords), or schema LDIF,
  *    either OpenLDAP cn=config (`olcAttributeTypes`/`olcObjectClasses`, `{N}` prefixes) or OpenDJ/OUD style
  *    (`attributeTypes`/`objectClasses`, also inside `changetype: modify` records). The format is sniffed from the text.
- * `loadSchemas(specs)` loads several and merges them (later ones override by OID); an empty list means `builtin`.
+ * `loadSchemas(specs)` loads several and merges them (later ones override by OID) on top of the system schema every
+ * server compiles in (RFC 4512 operational types, top, cn, uid, ...); an empty list means `builtin`.
  * Definitions that cannot be parsed are reported through `onWarning` and skipped; a file with no definitions at all
  * is an error (SCHEMA_EMPTY), as is a file that cannot be read (SCHEMA_READ).
  */
@@ -15,7 +16,7 @@ import { LdapflowError } from '../errors.js';
 import { getStrings, valueToString } from '../entry.js';
 import { parseLdifText } from '../sources/ldif-parser.js';
 import { mergeSchemas, schemaFromDescriptions, type SchemaData } from './schema.js';
-import { DEFAULT_ATTRIBUTE_TYPES, DEFAULT_OBJECT_CLASSES } from './default-schema.js';
+import { DEFAULT_ATTRIBUTE_TYPES, DEFAULT_OBJECT_CLASSES, SYSTEM_ATTRIBUTE_TYPES, SYSTEM_OBJECT_CLASSES } from './default-schema.js';
 
 export interface LoadSchemaOptions {
   /** Called for each definition that could not be parsed (it is skipped). */
@@ -26,6 +27,12 @@ export interface LoadSchemaOptions {
 }
 
 let builtinCache: SchemaData | undefined;
+let systemCache: SchemaData | undefined;
+
+/** What every server has built in (RFC 4512 operational types, top, extensibleObject, cn, uid, ...). */
+export function systemSchema(): SchemaData {
+  return (systemCache ??= schemaFromDescriptions(SYSTEM_ATTRIBUTE_TYPES, SYSTEM_OBJECT_CLASSES, 'system'));
+}
 
 /** The built-in RFC schema (parsed once per process). */
 export function builtinSchema(): SchemaData {
@@ -129,12 +136,16 @@ export async function loadSchema(spec: string, opts: LoadSchemaOptions = {}): Pr
   return schemaFromText(text, spec, opts);
 }
 
-/** Load several schemas and merge them; none means the built-in default. */
+/**
+ * Load several schemas and merge them (later ones override by OID); none means the built-in default. Schema files
+ * rarely define what servers compile in (slapd's core.ldif has no `cn`, `objectClass` or `top`), so the system part
+ * of the built-in schema lies beneath the files; a file's own definition of the same OID wins.
+ */
 export async function loadSchemas(specs: string[], opts: LoadSchemaOptions = {}): Promise<SchemaData> {
   if (specs.length === 0) return builtinSchema();
-  const all: SchemaData[] = [];
+  const all: SchemaData[] = [systemSchema()];
   for (const s of specs) all.push(await loadSchema(s, opts));
-  return all.length === 1 ? all[0] : mergeSchemas(all);
+  return mergeSchemas(all);
 }
 
 async function loadFromServer(url: string, opts: LoadSchemaOptions): Promise<SchemaData> {
