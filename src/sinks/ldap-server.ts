@@ -444,8 +444,28 @@ class LdapSink implements Sink {
     return true;
   }
 
+  private corked: Array<{ uncork(): void }> = [];
+
+  /**
+   * Hold this connection's socket writes until the current round of dispatches is done, so many requests leave in
+   * one writev instead of one syscall each (ldapts writes each request as it is made, a microtask after the call).
+   */
+  private cork(conn: Conn): void {
+    const sock = (conn.client as unknown as { socket?: { cork(): void; uncork(): void; writableCorked?: number } } | null)?.socket;
+    if (!sock || typeof sock.cork !== 'function' || (sock.writableCorked ?? 0) > 0) return;
+    sock.cork();
+    if (this.corked.push(sock) === 1) {
+      setImmediate(() => {
+        const list = this.corked;
+        this.corked = [];
+        for (const x of list) try { x.uncork(); } catch { /* closed */ }
+      });
+    }
+  }
+
   private dispatch(item: Item, conn: Conn): void {
     item.state = STATE_RUNNING;
+    this.cork(conn);
     conn.inflight++;
     this.mark(item);
     void this.exec(item, conn);
