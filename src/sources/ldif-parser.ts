@@ -214,7 +214,7 @@ export class LdifParser {
       if (logical.length === 0) { this.sawRecord = false; return; }
     }
     const index = this.recordCount++;
-    const origin: Origin = { file: this.file, line: start, index };
+    const origin: Origin = { file: this.file, line: logical[0].line, index };
     let dn: string | undefined;
     try {
       const l0 = logical[0];
@@ -245,24 +245,25 @@ export class LdifParser {
   private unfold(lines: string[], start: number): Line[] {
     const out: Line[] = [];
     let inComment = false;
-    let cur: string[] | null = null;
+    let cur: string | null = null; // the logical line being built
+    let parts: string[] | null = null; // its pieces, only once it is folded
     let curLine = 0;
     for (let i = 0; i < lines.length; i++) {
       const t = lines[i];
       const c = t.charCodeAt(0);
       if (c === 32) {
         if (inComment) continue;
-        if (!cur) throw new RecordError('LDIF_BAD_CONTINUATION', 'continuation line (starting with a space) with no line to continue', start + i);
-        cur.push(t.slice(1));
+        if (cur === null) throw new RecordError('LDIF_BAD_CONTINUATION', 'continuation line (starting with a space) with no line to continue', start + i);
+        (parts ??= [cur]).push(t.slice(1));
         continue;
       }
-      if (cur) { out.push({ text: cur.length === 1 ? cur[0] : cur.join(''), line: curLine }); cur = null; }
+      if (cur !== null) { out.push({ text: parts ? parts.join('') : cur, line: curLine }); cur = null; parts = null; }
       if (c === 35 /* # */) { inComment = true; continue; }
       inComment = false;
-      cur = [t];
+      cur = t;
       curLine = start + i;
     }
-    if (cur) out.push({ text: cur.length === 1 ? cur[0] : cur.join(''), line: curLine });
+    if (cur !== null) out.push({ text: parts ? parts.join('') : cur, line: curLine });
     return out;
   }
 
@@ -386,7 +387,17 @@ export class LdifParser {
       const name = t.slice(0, c);
       const key = this.attrName(name, l.line);
       if (key === 'dn') throw new RecordError('LDIF_DN_INSIDE_RECORD', 'a second "dn:" line inside a record (missing blank line between records?)', l.line);
-      const v = this.value(t.slice(c + 1), l.line);
+      const f = t.charCodeAt(c + 1);
+      let v: Value;
+      if (f === 32 || Number.isNaN(f) || (f !== 58 && f !== 60)) {
+        // Plain value: skip FILL spaces and take the rest in one slice.
+        let k = c + 1;
+        while (t.charCodeAt(k) === 32) k++;
+        const raw = t.slice(k);
+        v = this.recordAscii ? raw : latin1ToUtf8(raw);
+      } else {
+        v = this.value(t.slice(c + 1), l.line);
+      }
       const a = attrs.get(key);
       if (a) a.values.push(v);
       else attrs.set(key, { name, values: [v] });
