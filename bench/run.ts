@@ -1,6 +1,7 @@
 /**
  * bench/run.ts: the benchmark suite. `npm run bench [-- --sizes 100000,1000000] [--quick] [--dir D] [--seed S]
- *   [--only floor,python,parse,write,pipeline] [--workers 0,1,2] [--results FILE | --no-results]`
+ *   [--only floor,python,parse,write,pipeline] [--workers 0,1,2] [--timeout SECONDS per measurement, default 1800]
+ *   [--results FILE | --no-results]`
  *
  * On generated OID-style exports (bench/gen.ts, 5% of entries out of order; generated once into the bench work dir,
  * default /tmp/ldapflow-bench, and reused while size, seed and file length match its truth file), one run measures:
@@ -146,16 +147,25 @@ interface Measured {
 
 const hasTime = existsSync(TIME);
 
+let timeoutSeconds = 1800;
+
 function measure(cmd: string, args: string[]): Promise<Measured> {
   return new Promise((resolvePromise) => {
     const full = hasTime ? [TIME, '-v', cmd, ...args] : [cmd, ...args];
     const t0 = process.hrtime.bigint();
-    const p = spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot });
+    // Own process group, so a measurement that runs past --timeout is stopped with its children (by our pid only).
+    const p = spawn(full[0], full.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], cwd: repoRoot, detached: true });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      try { process.kill(-p.pid!, 'SIGTERM'); } catch { /* already gone */ }
+    }, timeoutSeconds * 1000);
     let stdout = '';
     let stderr = '';
     p.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     p.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; if (stderr.length > 1 << 20) stderr = stderr.slice(-(1 << 19)); });
     p.on('close', (code) => {
+      clearTimeout(timer);
       const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
       let rssKb: number | undefined;
       const m = /Maximum resident set size \(kbytes\): (\d+)/.exec(stderr);
@@ -166,7 +176,8 @@ function measure(cmd: string, args: string[]): Promise<Measured> {
         if (e) code = Number(e[1]);
         stderr = stderr.replace(/\n?\tCommand being timed:[\s\S]*$/, '');
       }
-      resolvePromise({ seconds, code, stdout, stderr, rssKb });
+      if (timedOut) stderr = `timed out after ${timeoutSeconds} s (--timeout)\n` + stderr;
+      resolvePromise({ seconds, code: timedOut ? -1 : code, stdout, stderr, rssKb });
     });
   });
 }
@@ -204,6 +215,7 @@ function log(s: string): void {
 }
 
 function rowFrom(size: number, name: string, bytes: number, m: Measured, records: number | undefined, note: string): Row {
+  if (m.code === -1) return { size, name, note: firstLine(m.stderr), skipped: true };
   const rssKb = m.rssKb;
   return {
     size, name, seconds: m.seconds, records,
@@ -242,6 +254,7 @@ function parseArgs(argv: string[]): Args {
     switch (flag) {
       case '--sizes': a.sizes = val().split(',').map((s) => Number(s.trim())); sizesGiven = true; break;
       case '--quick': a.quick = true; break;
+      case '--timeout': timeoutSeconds = Number(val()); if (!(timeoutSeconds > 0)) die('--timeout: seconds > 0'); break;
       case '--dir': a.dir = val(); break;
       case '--seed': a.seed = Number(val()); break;
       case '--only': a.only = new Set(val().split(',').map((s) => s.trim())); break;
@@ -250,7 +263,7 @@ function parseArgs(argv: string[]): Args {
       case '--no-results': a.results = null; resultsGiven = true; break;
       case '-h': case '--help':
         process.stderr.write('usage: npm run bench -- [--sizes 100000,1000000] [--quick] [--dir D] [--seed S] ' +
-          '[--only floor,python,parse,write,pipeline] [--workers 0,1,2] [--results FILE | --no-results]\n');
+          '[--only floor,python,parse,write,pipeline] [--workers 0,1,2] [--timeout SECONDS] [--results FILE | --no-results]\n');
         process.exit(0);
       // falls through
       default: die(`unknown argument ${argv[i]}`);
