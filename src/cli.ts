@@ -155,6 +155,36 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(await runCommand(source, sink, o));
     });
   runCmd.exitOverride();
+
+  program
+    .command('analyze')
+    .description('read the source once, write nothing, and report categories, schema conflicts, order, references, cycles, duplicates')
+    .argument('<source>', 'LDIF path, "-" (stdin), or ldap[s]://host:port/BASE??sub?(filter)')
+    .option('--schema <source>', 'target schema (repeatable; merged)', collect)
+    .option('--preset <name>', 'preset name or file (e.g. oid-to-oud)')
+    .option('--config <file>', 'JSON config file with categorize rules ("categories")')
+    .option('--base-dn <dn>', 'DN that exists in the target (repeatable)', collect)
+    .option('--json', 'one JSON document instead of tables')
+    .option('--source-bind-dn <dn>', 'LDAP source: bind DN')
+    .option('--source-password-file <file>', 'LDAP source: bind password file (or env LDAPFLOW_SOURCE_PASSWORD)')
+    .option('--ca-file <file>', 'CA certificate(s) for ldaps:// and StartTLS')
+    .option('--starttls', 'use StartTLS on ldap:// URLs')
+    .action(async (source: string, o: CliRunOptions & { json?: boolean; baseDn?: string[] }) => {
+      const { analyze, formatAnalyzeReport } = await import('./analyze.js');
+      const { buildSource } = await import('./config.js');
+      const { loadSchemas } = await import('./schema/load.js');
+      const { readFileSync } = await import('node:fs');
+      let rules;
+      if (o.config) {
+        try { rules = JSON.parse(readFileSync(o.config, 'utf8')).categories; } catch (err) {
+          throw new LdapflowError('CONFIG_INVALID', `cannot read config: ${(err as Error).message}`, { file: o.config });
+        }
+      }
+      const schema = await loadSchemas(o.schema ?? [], { onWarning: (m) => process.stderr.write(`ldapflow: warning: ${m}\n`) });
+      const report = await analyze({ source: await buildSource(source, o), schema, preset: o.preset, rules, baseDn: o.baseDn });
+      process.stdout.write(o.json ? JSON.stringify(report, null, 2) + '\n' : formatAnalyzeReport(report));
+      setExit(EXIT_OK);
+    });
   return program;
 }
 
