@@ -6,9 +6,11 @@
  *   count as present.
  * - At most `bufferEntries` records wait in memory; the rest spill to LevelDB (src/state/spill.ts).
  * - At end of input, entries whose parent never came are rejected `ORDER_MISSING_PARENT` (with every entry waiting
- *   below them), or get a generated parent with `createMissingParents`. When no `baseDn` and no `existing` are given,
- *   an entry whose parent has no ancestor at all in the input is taken as a top entry whose parent exists in the
- *   target (`ORDER_ROOT_ASSUMED`).
+ *   below them), or get a generated parent with `createMissingParents`.
+ * - When no `baseDn` and no `existing` are given, the top of the data is guessed (`ORDER_ROOT_ASSUMED`, one note
+ *   each): a domain-component-only DN (`dc=example,dc=com`) whose parent has not been seen passes at once, and at end
+ *   of input an entry whose parent has no ancestor at all in the input passes too. Give `baseDn` to be sure: a
+ *   `dc=com` entry that comes after `dc=example,dc=com` would otherwise be written after it.
  * - DN-valued references (member, uniqueMember, manager, ...) are rewritten to the exact spelling of the referenced
  *   entry. References to no entry of the input nor the target are `REF_DANGLING`: kept or removed (`danglingReferences`).
  *   For an LDIF sink, an entry with references to DNs not seen yet is held until end of input (or until spilled)
@@ -288,6 +290,13 @@ class OrderState {
         return;
       }
     } else if (await this.presentInTarget(p)) {
+      this.ready.push(rec);
+      return;
+    } else if (this.o.assumeRoots && isDomainOnly(ndn)) {
+      // No base given: a domain-component-only DN (dc=example,dc=com) whose parent is not in the input so far is
+      // taken as the top of the data, so a suffix-first export streams instead of waiting for its end.
+      this.bump('ORDER_ROOT_ASSUMED');
+      this.event('ORDER_ROOT_ASSUMED', rec.dn, `"${p}" is not in the input before "${rec.dn}": taken as existing in the target (give baseDn to say so)`);
       this.ready.push(rec);
       return;
     }
@@ -679,6 +688,12 @@ class OrderState {
       await this.arrive(e);
     }
   }
+}
+
+function isDomainOnly(ndn: string): boolean {
+  if (!ndn.startsWith('dc=')) return false;
+  for (let i = ndn.indexOf(','); i >= 0; i = ndn.indexOf(',', i + 1)) if (!ndn.startsWith('dc=', i + 1)) return false;
+  return true;
 }
 
 function depth(ndn: string): number {
