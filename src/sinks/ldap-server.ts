@@ -16,7 +16,8 @@
  * delete, "no such object"), so it is neither lost nor applied twice. After `maxRetryMs` of failing the sink stops
  * with a fatal LdapflowError. Any other result is a Reject coded `LDAP_<RESULT_NAME>` with the server's message.
  *
- * `acknowledge(seq, n)` is called once all n records of batch seq are finished (written, skipped or rejected).
+ * `acknowledge(seq, n)` is called once every record of batch seq is finished, with n = the records written (skipped
+ * existing entries included); the others were reported through `reject`, so n + rejects = the batch size.
  */
 import { Attribute as LdapAttribute, Change, Control, ResultCodeError, ModifyDNRequest, StatusCodeParser, type Client, type BerWriter } from 'ldapts';
 import { LdapflowError } from '../errors.js';
@@ -90,6 +91,8 @@ interface BatchTrack {
   seq: number;
   n: number;
   left: number;
+  /** Records of the batch the server refused (rejects): not counted as written. */
+  rejected: number;
 }
 
 interface Item {
@@ -218,7 +221,7 @@ class LdapSink implements Sink {
   async write(batch: Batch): Promise<void> {
     if (this.fatal) throw this.fatal;
     const recs = batch.records;
-    const bt: BatchTrack = { seq: batch.seq, n: recs.length, left: recs.length };
+    const bt: BatchTrack = { seq: batch.seq, n: recs.length, left: recs.length, rejected: 0 };
     if (recs.length === 0) {
       this.ctx.acknowledge(batch.seq, 0);
       return;
@@ -231,6 +234,7 @@ class LdapSink implements Sink {
       } catch (err) {
         const e = err as LdapflowError;
         this.ctx.reject({ code: e.code ?? 'DN_INVALID', message: e.message, dn: rec.dn, origin: rec.origin, record: rec });
+        bt.rejected++;
         this.finishTrack(bt);
         continue;
       }
@@ -249,6 +253,7 @@ class LdapSink implements Sink {
           } catch (err) {
             const e = err as LdapflowError;
             this.ctx.reject({ code: e.code ?? 'DN_INVALID', message: `modrdn ${rec.dn}: ${e.message}`, dn: rec.dn, origin: rec.origin, record: rec });
+            bt.rejected++;
             this.finishTrack(bt);
             continue;
           }
@@ -302,7 +307,7 @@ class LdapSink implements Sink {
 
   private finishTrack(bt: BatchTrack): void {
     this.pending--;
-    if (--bt.left === 0) this.ctx.acknowledge(bt.seq, bt.n);
+    if (--bt.left === 0) this.ctx.acknowledge(bt.seq, bt.n - bt.rejected);
     if (this.roomWaiter && this.pending < this.highWater) {
       const w = this.roomWaiter;
       this.roomWaiter = null;
@@ -322,6 +327,7 @@ class LdapSink implements Sink {
 
   private rejectItem(item: Item, code: string, message: string): void {
     this.ctx.reject({ code, message, dn: item.rec.dn, origin: item.rec.origin, record: item.rec });
+    item.bt.rejected++;
     this.finish(item);
   }
 
