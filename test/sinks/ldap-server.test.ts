@@ -171,5 +171,45 @@ t.test('bind and connection errors are one clear line without the password', asy
   t.equal(e2?.message, 'cannot connect to ldap://127.0.0.1:1: connection refused');
 
   t.throws(() => writeLdap({ url: srv.url, onExists: 'merge' as never }), { code: 'OPTION_INVALID' });
+  t.throws(() => writeLdap({ url: 'http://x' }), { code: 'OPTION_INVALID' });
   t.throws(() => writeLdap({ url: srv.url, connections: 0 }), /connections/);
+});
+
+t.test('LDAPS with a CA file; a clear error on an untrusted certificate', async (t) => {
+  const srv = await startSlapd({ tls: true });
+  t.teardown(() => srv.stop());
+  const entries = generate(SUFFIX, 200);
+  const rec = await drive(writeLdap({ url: srv.ldapsUrl!, bindDn: srv.rootDn, password: srv.rootPassword, tls: { caFile: srv.caFile } }), toBatches(entries, 100));
+  t.equal(rec.rejects.length, 0);
+  t.equal(dnsOf(ldapsearch(srv, SUFFIX, ['1.1'])).length, entries.length + 1, 'loaded over TLS');
+  const st = await drive(writeLdap({ url: srv.url, bindDn: srv.rootDn, password: srv.rootPassword, onExists: 'skip', tls: { caFile: srv.caFile, startTls: true } }), toBatches(entries, 100));
+  t.equal(st.counts.LDAP_SKIPPED_EXISTS, entries.length, 'StartTLS works too');
+  const err = await writeLdap({ url: srv.ldapsUrl!, bindDn: srv.rootDn, password: srv.rootPassword }).open(recorder().ctx).then(() => null, (e) => e);
+  t.equal(err?.code, 'LDAP_TLS_CERTIFICATE');
+  t.match(err?.message, /the server certificate is not trusted .*CA file/);
+});
+
+t.test('a server that stays down: a fatal error after maxRetryMs, nothing acknowledged that was not written', async (t) => {
+  const srv = await startSlapd();
+  t.teardown(() => srv.stop());
+  const entries = generate(SUFFIX, 3000);
+  const batches = toBatches(entries, 500);
+  const sink = sinkFor(srv, { maxRetryMs: 1500 });
+  const rec = recorder();
+  await sink.open(rec.ctx);
+  await sink.write(batches[0]);
+  await srv.kill('SIGKILL');
+  const err = await (async () => {
+    for (const b of batches.slice(1)) await sink.write(b);
+    await sink.close();
+  })().then(() => null, (e) => e);
+  await sink.abort();
+  t.equal(err?.code, 'LDAP_UNAVAILABLE');
+  t.match(err?.message, /could not reconnect|kept refusing/);
+  t.notMatch(err?.message, new RegExp(srv.rootPassword));
+  await srv.restart();
+  const inServer = dnsOf(ldapsearch(srv, SUFFIX, ['1.1'])).length - 1;
+  const acked = [...rec.acks.values()].reduce((a, b) => a + b, 0);
+  t.ok(acked <= inServer, `acknowledged ${acked} <= ${inServer} in the server`);
+  t.ok(acked < entries.length, 'not everything acknowledged');
 });

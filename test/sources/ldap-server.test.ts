@@ -71,6 +71,18 @@ t.test('paged read of more than 500 entries, anonymous, with binary and non-ASCI
   for await (const b of readLdap({ url: `${srv.url}/${SUFFIX}`, pageSize: 100 }).batches(signal())) { n += b.records.length; break; }
   t.equal(n, 100);
 
+  // Backpressure: the next page is asked for only when the consumer pulls. Pull one page, crash the server:
+  // the next pull fails, so nothing beyond the first page had been fetched.
+  {
+    const it = readLdap({ url: `${srv.url}/${SUFFIX}`, pageSize: 200 }).batches(signal())[Symbol.asyncIterator]();
+    const first = await it.next();
+    t.equal(first.value?.records.length, 200);
+    await srv.kill('SIGKILL');
+    const next = await it.next().then(() => null, (e) => e);
+    t.equal(next?.code, 'LDAP_CONNECTION_LOST', 'the second page was not fetched before it was pulled');
+    await srv.restart();
+  }
+
   // TLS: LDAPS and StartTLS with the CA file; a clear error without it.
   const ldaps = await collect(readLdap({ url: `${srv.ldapsUrl}/${SUFFIX}??base`, tls: { caFile: srv.caFile } }));
   t.equal(ldaps.entries[0].dn, SUFFIX);
