@@ -54,6 +54,9 @@ export interface OrderDependenciesOptions {
   danglingReferences?: 'keep' | 'remove' | 'reject';
   /** Records that may wait in memory before spilling to disk. Default 200,000. */
   bufferEntries?: number;
+  /** Estimated bytes of JavaScript heap the waiting records may take before spilling. Default 192 MiB, which with
+   * the rest of a run keeps a migration under 512 MB whatever the size of the entries. */
+  bufferBytes?: number;
   /** Records per output batch. Default 1,000. */
   batchSize?: number;
   /** Where to spill (default: the pipeline's state directory, else the OS temp dir). */
@@ -98,6 +101,8 @@ interface Deferred {
 export function orderDependencies(opts: OrderDependenciesOptions = {}): BarrierStage {
   const bufferEntries = opts.bufferEntries ?? 200_000;
   if (!Number.isInteger(bufferEntries) || bufferEntries < 1) throw optionError('bufferEntries', `must be a positive integer, got ${opts.bufferEntries}`);
+  const bufferBytes = opts.bufferBytes ?? 192 * 1024 * 1024;
+  if (!(bufferBytes > 0)) throw optionError('bufferBytes', `must be a positive number, got ${opts.bufferBytes}`);
   const batchSize = opts.batchSize ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw optionError('batchSize', `must be a positive integer, got ${opts.batchSize}`);
   const dangling = opts.danglingReferences ?? 'keep';
@@ -122,7 +127,7 @@ export function orderDependencies(opts: OrderDependenciesOptions = {}): BarrierS
     run(input: AsyncIterable<Batch>, ctx: StageContext): AsyncIterable<Batch> {
       const sinkKind = opts.sinkKind ?? ctx.sinkKind;
       const st = new OrderState({
-        bufferEntries, batchSize, dangling, present, existingFn, refAttrs, parentClasses, assumeRoots,
+        bufferEntries, bufferBytes, batchSize, dangling, present, existingFn, refAttrs, parentClasses, assumeRoots,
         createMissingParents: !!opts.createMissingParents, ldap: sinkKind === 'ldap',
         stateDir: opts.stateDir ?? ctx.stateDir, onEvent: opts.onEvent,
       });
@@ -133,6 +138,7 @@ export function orderDependencies(opts: OrderDependenciesOptions = {}): BarrierS
 
 interface StateOptions {
   bufferEntries: number;
+  bufferBytes: number;
   batchSize: number;
   dangling: 'keep' | 'remove' | 'reject';
   present: Set<string>;
@@ -156,6 +162,7 @@ class OrderState {
 
   private readonly waitMem = new Map<string, number[]>();
   private readonly recs = new Map<number, Rec>();
+  private memBytes = 0;
   private readonly spilledParents = new Map<string, number>();
   private heldMem: number[] = [];
   private heldDisk = 0;
@@ -275,8 +282,8 @@ class OrderState {
       return;
     }
     idx = this.count++;
-    this.idxOf.set(ndn, idx);
-    this.dns.push(rec.dn === ndn ? undefined : rec.dn);
+    this.idxOf.set(own(ndn), idx);
+    this.dns.push(rec.dn === ndn ? undefined : own(rec.dn));
     this.lines.push(line);
     this.setState(idx, NONE);
     if (p === '') { this.ready.push(rec); return; }
@@ -305,25 +312,41 @@ class OrderState {
   }
 
   /** Keep a record until its parent passes: in memory while there is room, else on disk. */
+  /** Keep a record in memory when there is room (entries and estimated bytes). */
+  private keep(idx: number, rec: Rec): boolean {
+    if (this.recs.size >= this.o.bufferEntries) return false;
+    const est = estimate(rec);
+    if (this.memBytes + est > this.o.bufferBytes) return false;
+    this.memBytes += est;
+    detach(rec);
+    this.recs.set(idx, rec);
+    return true;
+  }
+
+  /** Take a record out of memory. */
+  private drop(idx: number): Rec | undefined {
+    const r = this.recs.get(idx);
+    if (r) { this.recs.delete(idx); this.memBytes -= estimate(r); }
+    return r;
+  }
+
   private async park(rec: Rec, idx: number, p: string): Promise<void> {
-    if (this.recs.size < this.o.bufferEntries) {
-      this.recs.set(idx, rec);
+    if (this.keep(idx, rec)) {
       const l = this.waitMem.get(p);
       if (l) l.push(idx);
-      else this.waitMem.set(p, [idx]);
+      else this.waitMem.set(own(p), [idx]);
       this.setState(idx, WAIT_MEM);
     } else {
       const sp = await this.getSpill();
       await sp.put('w\0' + p + '\0' + hex(idx), rec);
-      this.spilledParents.set(p, (this.spilledParents.get(p) ?? 0) + 1);
+      this.spilledParents.set(own(p), (this.spilledParents.get(p) ?? 0) + 1);
       this.setState(idx, WAIT_DISK);
       this.bump('ORDER_SPILLED');
     }
   }
 
   private async hold(rec: Rec, idx: number): Promise<void> {
-    if (this.recs.size < this.o.bufferEntries) {
-      this.recs.set(idx, rec);
+    if (this.keep(idx, rec)) {
       this.heldMem.push(idx);
       this.setState(idx, HELD_MEM);
     } else {
@@ -340,7 +363,7 @@ class OrderState {
     const msg = `"${rec.dn}" appears twice: at ${this.where(this.lines[idx])} and at ${this.where(line)}; the later record wins`;
     this.bump('ORDER_DUPLICATE_DN');
     this.lines[idx] = line;
-    this.dns[idx] = rec.dn === ndn ? undefined : rec.dn;
+    this.dns[idx] = rec.dn === ndn ? undefined : own(rec.dn);
     if (s === PASSED || s === REJECTED || s === NONE) {
       if (s === REJECTED) {
         this.reject(rec, 'ORDER_MISSING_PARENT', `${describeRecord(rec)}: parent of a duplicate DN was rejected`);
@@ -358,8 +381,9 @@ class OrderState {
     }
     let old: Rec | undefined;
     if (s === WAIT_MEM || s === HELD_MEM) {
-      old = this.recs.get(idx);
-      this.recs.set(idx, rec);
+      old = this.drop(idx);
+      this.recs.set(idx, rec); // the same slot, even over the byte budget: one record
+      this.memBytes += estimate(rec);
     } else if (s === WAIT_DISK || s === HELD_DISK) {
       const key = s === WAIT_DISK ? 'w\0' + p + '\0' + hex(idx) : 'h\0' + hex(idx);
       const sp = await this.getSpill();
@@ -373,8 +397,9 @@ class OrderState {
   private async *drain(): AsyncGenerator<Batch> {
     for (;;) {
       if (this.readyHead < this.ready.length) {
-        const rec = this.ready[this.readyHead++];
-        if (this.readyHead > 4096 && this.readyHead * 2 > this.ready.length) {
+        const rec = this.ready[this.readyHead];
+        this.ready[this.readyHead++] = undefined as unknown as Rec; // a passed record must not stay reachable from here
+        if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
           this.ready = this.ready.slice(this.readyHead);
           this.readyHead = 0;
         }
@@ -384,7 +409,7 @@ class OrderState {
       }
       if (this.releaseHead < this.releases.length) {
         const ndn = this.releases[this.releaseHead++];
-        if (this.releaseHead > 4096 && this.releaseHead * 2 > this.releases.length) {
+        if (this.releaseHead > 1024 && this.releaseHead * 2 > this.releases.length) {
           this.releases = this.releases.slice(this.releaseHead);
           this.releaseHead = 0;
         }
@@ -392,8 +417,9 @@ class OrderState {
         if (list) {
           this.waitMem.delete(ndn);
           for (const i of list) {
-            const r = this.recs.get(i);
-            if (r && this.state[i] === WAIT_MEM) { this.recs.delete(i); this.ready.push(r); }
+            if (this.state[i] !== WAIT_MEM) continue;
+            const r = this.drop(i);
+            if (r) this.ready.push(r);
           }
         }
         if (this.spilledParents.has(ndn)) {
@@ -402,7 +428,9 @@ class OrderState {
             for (const r of chunk) this.ready.push(r);
             // Pass this chunk before reading the next, so memory stays bounded by the chunk.
             while (this.readyHead < this.ready.length) {
-              await this.pass(this.ready[this.readyHead++]);
+              const r = this.ready[this.readyHead];
+              this.ready[this.readyHead++] = undefined as unknown as Rec;
+              await this.pass(r);
               if (this.out.length >= this.o.batchSize) yield this.takeBatch();
             }
           }
@@ -500,7 +528,7 @@ class OrderState {
               kept.push(exact);
               continue;
             }
-            deferredHere.push({ dn: rec.dn, name: a.name, value: exact, suffix, origin: rec.origin });
+            deferredHere.push({ dn: own(rec.dn), name: own(a.name), value: exact, suffix, origin: rec.origin && { ...rec.origin } });
             changed = true;
             continue;
           }
@@ -509,7 +537,7 @@ class OrderState {
         }
         if (await this.presentInTarget(t)) { kept.push(v); continue; }
         if (!this.final && this.o.ldap) {
-          deferredHere.push({ dn: rec.dn, name: a.name, value: v, suffix, origin: rec.origin });
+          deferredHere.push({ dn: own(rec.dn), name: own(a.name), value: own(v), suffix, origin: rec.origin && { ...rec.origin } });
           changed = true;
           continue;
         }
@@ -531,7 +559,7 @@ class OrderState {
           const t = normalizeDn(d.value.replace(UID_SUFFIX, ''));
           const l = this.deferred.get(t);
           if (l) l.push(d);
-          else this.deferred.set(t, [d]);
+          else this.deferred.set(own(t), [d]);
           this.bump('ORDER_REFERENCE_DEFERRED');
         }
       }
@@ -557,8 +585,9 @@ class OrderState {
     const held = this.heldMem;
     this.heldMem = [];
     for (const i of held) {
-      const r = this.recs.get(i);
-      if (r && this.state[i] === HELD_MEM) { this.recs.delete(i); this.ready.push(r); }
+      if (this.state[i] !== HELD_MEM) continue;
+      const r = this.drop(i);
+      if (r) this.ready.push(r);
     }
     yield* this.drain();
     if (this.heldDisk > 0) {
@@ -634,8 +663,9 @@ class OrderState {
       if (list) {
         this.waitMem.delete(q);
         for (const i of list) {
-          const r = this.recs.get(i);
-          if (r && this.state[i] === WAIT_MEM) { this.recs.delete(i); recs.push(r); }
+          if (this.state[i] !== WAIT_MEM) continue;
+          const r = this.drop(i);
+          if (r) recs.push(r);
         }
       }
       const doOne = (r: Rec) => {
@@ -688,6 +718,39 @@ class OrderState {
       await this.arrive(e);
     }
   }
+}
+
+/**
+ * A copy of a string that shares no memory with the string it was cut from. The LDIF reader's strings are slices of
+ * 1 MiB chunks; keeping one slice keeps its whole chunk alive, so anything this stage keeps for long is copied.
+ */
+function own(s: string): string {
+  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
+}
+
+/** Copy the strings of a record that is going to wait, so it does not pin the reader's chunks. */
+function detach(rec: Rec): void {
+  rec.dn = own(rec.dn);
+  if (rec.ndn !== undefined) rec.ndn = own(rec.ndn);
+  if (rec.origin) rec.origin = { file: rec.origin.file, line: rec.origin.line, index: rec.origin.index };
+  const attrs = new Map<string, Attribute>();
+  for (const [k, a] of rec.attrs) {
+    const v = a.values;
+    for (let i = 0; i < v.length; i++) { const x = v[i]; if (typeof x === 'string') v[i] = own(x); }
+    a.name = own(a.name);
+    attrs.set(own(k), a);
+  }
+  rec.attrs = attrs;
+}
+
+/** A rough size of a record on the JavaScript heap: object and map overhead plus two bytes per character. */
+function estimate(rec: Rec): number {
+  let n = 300 + rec.dn.length * 4;
+  for (const a of rec.attrs.values()) {
+    n += 120 + a.name.length * 2;
+    for (const v of a.values) n += 32 + (typeof v === 'string' ? v.length * 2 : v.byteLength + 64);
+  }
+  return n;
 }
 
 function isDomainOnly(ndn: string): boolean {
