@@ -256,3 +256,49 @@ t.test('LDAP sink: members not yet written are added by modify after their targe
   t.equal(r.counts.REF_DANGLING, 1);
   t.equal(r.rejects.length, 0);
 });
+
+t.test('without baseDn a suffix-first export streams: the domain-only top entry passes at once', async (t) => {
+  const r = await order(bigTree(3000));
+  t.equal(r.out.length, 3000);
+  t.equal(r.counts.ORDER_CHILD_BEFORE_PARENT, undefined, 'nothing waited');
+  t.equal(r.counts.ORDER_ROOT_ASSUMED, 1);
+  t.match(r.events.find((x) => x.code === 'ORDER_ROOT_ASSUMED')?.message ?? '', /taken as existing in the target/);
+});
+
+t.test('danglingReferences reject: the entry goes to the rejects with its dangling values named', async (t) => {
+  const r = await order(groupsInput(), { baseDn: 'dc=com', danglingReferences: 'reject' }, 'ldif');
+  t.same(r.rejects.map((x) => [x.code, x.dn]), [['REF_DANGLING', 'cn=g1,ou=Groups,dc=example,dc=com']]);
+  t.match(r.rejects[0].message, /member: uid=ghost,ou=People,dc=example,dc=com/);
+  t.equal(r.out.length, 6);
+});
+
+t.test('a duplicate of a spilled record replaces it on disk; the byte budget spills too', async (t) => {
+  const recs: LdifRecord[] = [];
+  for (let i = 0; i < 300; i++) recs.push(e(`uid=u${i},ou=People,dc=example,dc=com`, ['description', `first ${i}`]));
+  recs.push(e('UID=U299, OU=People, DC=example, DC=com', ['description', 'second 299']));
+  recs.push(e('ou=People,dc=example,dc=com'), e('dc=example,dc=com'));
+  const r = await order(recs, { baseDn: 'dc=com', bufferEntries: 10 });
+  t.ok(r.counts.ORDER_SPILLED >= 290);
+  t.equal(r.out.length, 302);
+  t.same(r.rejects.map((x) => [x.code, x.dn]), [['ORDER_DUPLICATE_DN', 'uid=u299,ou=People,dc=example,dc=com']]);
+  const u = r.out.find((x) => normalizeDn(x.dn) === 'uid=u299,ou=people,dc=example,dc=com') as ReturnType<typeof makeEntry>;
+  t.same(getStrings(u, 'description'), ['second 299']);
+  const b = await order(recs, { baseDn: 'dc=com', bufferBytes: 20_000 });
+  t.ok(b.counts.ORDER_SPILLED > 200, `spilled ${b.counts.ORDER_SPILLED} by bytes`);
+  t.equal(b.out.length, 302);
+  t.same(violations(b.out, ['dc=com']), []);
+});
+
+t.test('bad options name the option', async (t) => {
+  for (const [o, re] of [
+    [{ bufferEntries: 0 }, /bufferEntries/],
+    [{ danglingReferences: 'drop' }, /danglingReferences/],
+    [{ baseDn: 'not a dn' }, /baseDn/],
+    [{ existing: 42 }, /existing/],
+  ] as const) {
+    let err: unknown;
+    try { orderDependencies(o as never); } catch (x) { err = x; }
+    t.match((err as Error)?.message, re);
+    t.equal((err as { code?: string })?.code, 'OPTION_INVALID');
+  }
+});
