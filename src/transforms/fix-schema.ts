@@ -127,6 +127,8 @@ function checkFor(syntax: string | undefined): Check {
   }
 }
 
+/** A DN with no escapes, quotes, '+' or special characters and no outer spaces: valid without parsing. */
+const SIMPLE_DN = /^[A-Za-z][A-Za-z0-9-]*=[^\s,=+"\\<>;\x00#](?:[^,=+"\\<>;\x00]*[^\s,=+"\\<>;\x00])?(?:, ?[A-Za-z][A-Za-z0-9-]*=[^\s,=+"\\<>;\x00#](?:[^,=+"\\<>;\x00]*[^\s,=+"\\<>;\x00])?)*$/;
 const INT_OK = /^(?:0|-?[1-9][0-9]*)$/;
 const INT_FIX = /^\s*([+-]?)0*([0-9]+)\s*$/;
 const GTIME_OK = /^[0-9]{10}(?:[0-9]{2}(?:[0-9]{2})?)?(?:[.,][0-9]+)?(?:Z|[+-][0-9]{2}(?:[0-9]{2})?)$/;
@@ -171,6 +173,7 @@ function checkValue(check: Check, v: string): string | null | undefined {
         const h = v.lastIndexOf('#');
         if (h >= 0 && /^#'[01]*'B$/.test(v.slice(h))) dn = v.slice(0, h);
       }
+      if (SIMPLE_DN.test(dn)) return undefined;
       try {
         normalizeDn(dn);
         if (dn.trim() === dn) return undefined;
@@ -243,6 +246,33 @@ function fix(cx: Cx, code: string, message?: string | (() => string)): void {
   }
 }
 
+/** Count a fix on an attribute; the note text is only built when the entry is explained. */
+function fixAttr(cx: Cx, code: string, name: string, verb: string, why: string): void {
+  countOn(cx.batch, code);
+  if (cx.explain) (cx.batch.notes ??= []).push({ dn: cx.rec.dn, stage: STAGE, code, message: name + verb + why });
+}
+
+interface EntryState {
+  plan: Plan;
+  cx: Cx;
+  rdn: Array<{ type: string; value: string }>;
+  /** The fixed attributes (becomes the record's attrs unless it is rejected). */
+  next: Map<string, Attribute>;
+  /** model key -> description key in `next` of the attribute without options. */
+  byKey: Map<string, string>;
+  /** Model keys present (options included). */
+  present: Set<string>;
+  needExt: boolean;
+}
+
+/** Whether `values` holds `want`: exact first, then ignoring case and inner white space. */
+function hasValue(values: Value[], want: string): boolean {
+  for (const v of values) if (v === want) return true;
+  const w = normValue(want);
+  for (const v of values) if (typeof v === 'string' && normValue(v) === w) return true;
+  return false;
+}
+
 class RejectError {
   constructor(readonly code: string, readonly message: string) {}
 }
@@ -273,7 +303,11 @@ class Fixer {
   private readonly auxEq: Map<string, string>;
   private readonly attrCache = new Map<string, AttrInfo>();
   private readonly planCache = new Map<string, Plan>();
+  private readonly rawPlanCache = new Map<string, Plan>();
   private readonly extName: string | undefined;
+  private readonly es: EntryState = {
+    plan: undefined as unknown as Plan, cx: undefined as unknown as Cx, rdn: [], next: new Map(), byKey: new Map(), present: new Set(), needExt: false,
+  };
 
   constructor(opts: FixSchemaOptions) {
     this.s = new Schema(opts.schema);
@@ -344,18 +378,20 @@ class Fixer {
 
   /** The class plan for an entry; cached by class list + RDN types (+ attribute set when ambiguous). */
   plan(ocValues: Value[], rdnTypes: string, attrs: Map<string, Attribute>): Plan {
-    let key = '';
-    if (ocValues.length === 1) key = String(ocValues[0]).toLowerCase();
-    else {
-      const l: string[] = [];
-      for (const v of ocValues) l.push(String(v).toLowerCase());
-      key = l.sort().join(',');
-    }
-    key += '|' + rdnTypes;
-    let p = this.planCache.get(key);
+    // First level: the classes exactly as spelled (exports spell them the same way every time), no sorting.
+    let raw = rdnTypes;
+    for (let i = 0; i < ocValues.length; i++) raw += '\u0001' + (ocValues[i] as string);
+    let p = this.rawPlanCache.get(raw);
     if (!p) {
-      p = this.computePlan(ocValues, rdnTypes, null);
-      this.remember(key, p);
+      const l: string[] = [];
+      for (const v of ocValues) l.push(String(v).trim().toLowerCase());
+      const key = l.sort().join(',') + '|' + rdnTypes;
+      p = this.planCache.get(key);
+      if (!p) {
+        p = this.computePlan(ocValues, rdnTypes, null);
+        this.remember(this.planCache, key, p);
+      }
+      this.remember(this.rawPlanCache, raw, p);
     }
     if (!p.ambiguous) return p;
     const attrKeys: string[] = [];
@@ -363,18 +399,18 @@ class Fixer {
       const info = this.attrInfo(k);
       if (info.kind === 'keep') attrKeys.push(info.key);
     }
-    const key2 = key + '|' + attrKeys.sort().join(',');
+    const key2 = raw + '|' + attrKeys.sort().join(',');
     let p2 = this.planCache.get(key2);
     if (!p2) {
       p2 = this.computePlan(ocValues, rdnTypes, new Set(attrKeys));
-      this.remember(key2, p2);
+      this.remember(this.planCache, key2, p2);
     }
     return p2;
   }
 
-  private remember(key: string, p: Plan): void {
-    if (this.planCache.size > 20000) this.planCache.clear();
-    this.planCache.set(key, p);
+  private remember(cache: Map<string, Plan>, key: string, p: Plan): void {
+    if (cache.size > 20000) cache.clear();
+    cache.set(key, p);
   }
 
   private computePlan(ocValues: Value[], rdnTypes: string, attrKeys: Set<string> | null): Plan {
@@ -575,59 +611,42 @@ class Fixer {
     const attrs = rec.attrs;
     const ocAttr = attrs.get('objectclass');
     const rdn = this.rdnOfRecord(rec.dn);
-    let rdnTypes = '';
-    for (let i = 0; i < rdn.length; i++) rdnTypes += (i ? '+' : '') + rdn[i].type.toLowerCase();
+    let rdnTypes = rdn[0]?.type.toLowerCase() ?? '';
+    for (let i = 1; i < rdn.length; i++) rdnTypes += '+' + rdn[i].type.toLowerCase();
     const plan = this.plan(ocAttr?.values ?? [], rdnTypes, attrs);
     if (plan.exclude) {
       throw new RejectError('PRESET_EXCLUDED', `objectClass ${plan.exclude} is a source-only entry kind the target cannot hold (excluded by preset ${this.presetName})`);
     }
     if (plan.noStructural) throw new RejectError('SCHEMA_NO_STRUCTURAL', plan.noStructural);
-    for (const ch of plan.changes) fix(cx, ch.code, ch.message);
+    for (let i = 0; i < plan.changes.length; i++) fix(cx, plan.changes[i].code, plan.changes[i].message);
 
-    const next = new Map<string, Attribute>();
+    // byKey and present are scratch: reused across entries (cleared), only `next` is new per entry.
+    const es = this.es;
+    es.plan = plan;
+    es.cx = cx;
+    es.rdn = rdn;
+    es.next = new Map();
+    es.byKey.clear();
+    es.present.clear();
+    es.needExt = false;
+    const next = es.next;
     next.set('objectclass', { name: ocAttr?.name ?? 'objectClass', values: plan.classes.slice() });
-    /** model key -> description key in `next` of the attribute without options. */
-    const byKey = new Map<string, string>();
-    const present = new Set<string>();
-    let needExt = false;
-    const allowedHere = (info: AttrInfo) => info.kind === 'free' || plan.extensible || plan.allowed.has(info.key);
-
-    const put = (info: AttrInfo, desc: string, name: string, values: Value[]) => {
-      if (info.kind === 'keep' && !allowedHere(info)) {
-        if (this.useExtensible) {
-          needExt = true;
-        } else {
-          fix(cx, 'SCHEMA_ATTR_NOT_ALLOWED_REMOVED', () => `${name} removed: not allowed by objectClasses ${plan.classes.join(', ')}` + (this.strategy === 'strict' ? ' (strategy strict)' : ''));
-          return;
-        }
-      }
-      let vals = values;
-      if (info.check !== Check.None) vals = this.checkValues(info, name, vals, cx);
-      const outKey = desc;
-      const prev = next.get(outKey);
-      if (prev) vals = prev.values.concat(vals.filter((v) => !prev.values.includes(v)));
-      if (info.singleValue && vals.length > 1) vals = this.trimSingle(name, vals, rdn, s, info, cx);
-      if (vals.length === 0) return;
-      next.set(outKey, prev ? { name: prev.name, values: vals } : vals === values ? { name, values } : { name, values: vals });
-      present.add(info.key);
-      if (outKey.indexOf(';') < 0) byKey.set(info.key, outKey);
-    };
 
     for (const [desc, a] of attrs) {
       if (desc === 'objectclass') continue;
       const info = this.attrInfo(desc);
       if (info.kind === 'remove') {
-        fix(cx, info.code!, () => `${a.name} removed: ${info.why}`);
+        fixAttr(cx, info.code!, a.name, ' removed: ', info.why!);
         continue;
       }
       if (info.kind === 'map') {
-        this.applyValueMap(info, desc, a, cx, put);
+        this.applyValueMap(info, desc, a, es);
         continue;
       }
       if (info.outName) {
-        fix(cx, 'SCHEMA_ATTR_MAPPED', () => `${a.name} renamed to ${info.outName} by preset ${this.presetName}`);
-        put(info, info.outName.toLowerCase(), info.outName, a.values);
-      } else put(info, desc, a.name, a.values);
+        fixAttr(cx, 'SCHEMA_ATTR_MAPPED', a.name, ' renamed to ', `${info.outName} by preset ${this.presetName}`);
+        this.put(es, info, info.outName.toLowerCase(), info.outName, a.values);
+      } else this.put(es, info, desc, a.name, a.values, a);
     }
 
     // RDN values (RFC 4512 2.3).
@@ -636,34 +655,33 @@ class Fixer {
       if (info.kind === 'remove' || info.kind === 'map') {
         throw new RejectError('SCHEMA_RDN_UNKNOWN', `RDN attribute ${ava.type} cannot be kept: ${info.why ?? 'it is value-mapped by the preset'}`);
       }
-      if (!allowedHere(info)) {
-        if (this.useExtensible) needExt = true;
+      if (!(info.kind === 'free' || plan.extensible || plan.allowed.has(info.key))) {
+        if (this.useExtensible) es.needExt = true;
         else throw new RejectError('SCHEMA_RDN_NOT_ALLOWED', `RDN attribute ${ava.type} is not allowed by objectClasses ${plan.classes.join(', ')}`);
       }
-      const k = byKey.get(info.key);
+      const k = es.byKey.get(info.key);
       const cur = k !== undefined ? next.get(k) : undefined;
-      const want = normValue(ava.value);
-      if (cur && cur.values.some((v) => typeof v === 'string' && (v === ava.value || normValue(v) === want))) continue;
-      if (cur) cur.values = cur.values.concat(ava.value);
+      if (cur && hasValue(cur.values, ava.value)) continue;
+      if (cur) next.set(k!, { name: cur.name, values: cur.values.concat(ava.value) }); // never mutate: `cur` may be the source's
       else {
         next.set(ava.type.toLowerCase(), { name: ava.type, values: [ava.value] });
-        byKey.set(info.key, ava.type.toLowerCase());
+        es.byKey.set(info.key, ava.type.toLowerCase());
       }
-      present.add(info.key);
-      fix(cx, 'SCHEMA_RDN_VALUE_ADDED', () => `${ava.type}: ${ava.value} added: the RDN value must be present in the entry`);
+      es.present.add(info.key);
+      fixAttr(cx, 'SCHEMA_RDN_VALUE_ADDED', `${ava.type}: ${ava.value}`, ' added: ', 'the RDN value must be present in the entry');
     }
 
     // MUST attributes.
     let missing: string[] | undefined;
     for (const k of plan.must) {
-      if (present.has(k)) continue;
-      if (k === 'sn' && present.has('cn')) {
-        const cn = next.get(byKey.get('cn') ?? 'cn');
+      if (es.present.has(k)) continue;
+      if (k === 'sn' && es.present.has('cn')) {
+        const cn = next.get(es.byKey.get('cn') ?? 'cn');
         const v = cn?.values[0];
         if (v !== undefined) {
           next.set('sn', { name: 'sn', values: [v] });
-          present.add('sn');
-          fix(cx, 'SCHEMA_MUST_FILLED', () => `sn: ${String(v)} added from cn: ${plan.mustBy.get('sn')} requires sn`);
+          es.present.add('sn');
+          fixAttr(cx, 'SCHEMA_MUST_FILLED', `sn: ${String(v)}`, ' added from cn: ', `${plan.mustBy.get('sn')} requires sn`);
           continue;
         }
       }
@@ -673,17 +691,39 @@ class Fixer {
       const why = missing.map((k) => `${s.attr(k)?.names[0] ?? k} (required by ${plan.mustBy.get(k)})`).join(', ');
       throw new RejectError('SCHEMA_MUST_MISSING', `missing MUST attribute${missing.length > 1 ? 's' : ''} ${why}, and no value can be derived`);
     }
-    if (needExt && !plan.extensible) {
+    if (es.needExt && !plan.extensible) {
       next.get('objectclass')!.values.push(this.extName!);
       fix(cx, 'SCHEMA_EXTENSIBLE_ADDED', `objectClass ${this.extName} added to keep attributes the other classes do not allow (strategy preserve)`);
     }
     rec.attrs = next;
   }
 
-  private applyValueMap(
-    info: AttrInfo, desc: string, a: Attribute, cx: Cx,
-    put: (info: AttrInfo, desc: string, name: string, values: Value[]) => void,
-  ): void {
+  /** Put one attribute's values into the fixed entry: class rules, syntax, single-value. */
+  private put(es: EntryState, info: AttrInfo, desc: string, name: string, values: Value[], orig?: Attribute): void {
+    const plan = es.plan;
+    if (info.kind === 'keep' && !plan.extensible && !plan.allowed.has(info.key)) {
+      if (this.useExtensible) {
+        es.needExt = true;
+      } else {
+        fixAttr(es.cx, 'SCHEMA_ATTR_NOT_ALLOWED_REMOVED', name, ' removed: ',
+          `not allowed by objectClasses ${plan.classes.join(', ')}` + (this.strategy === 'strict' ? ' (strategy strict)' : ''));
+        return;
+      }
+    }
+    let vals = values;
+    if (info.check !== Check.None) vals = this.checkValues(info, name, vals, es.cx);
+    const prev = es.next.get(desc);
+    if (prev) vals = prev.values.concat(vals.filter((v) => !prev.values.includes(v)));
+    if (info.singleValue && vals.length > 1) vals = this.trimSingle(name, vals, es.rdn, this.s, info, es.cx);
+    if (vals.length === 0) return;
+    // An attribute that needed nothing is shared with the source record (attributes are never mutated).
+    es.next.set(desc, orig && !prev && vals === values ? orig : { name: prev ? prev.name : name, values: vals });
+    es.present.add(info.key);
+    if (desc.indexOf(';') < 0) es.byKey.set(info.key, desc);
+  }
+
+  private applyValueMap(info: AttrInfo, desc: string, a: Attribute, es: EntryState): void {
+    const cx = es.cx;
     const vm = info.valueMap!;
     const to = info.valueMapTo!;
     const mappedOut: Value[] = [];
@@ -712,12 +752,12 @@ class Fixer {
           throw new RejectError('PRESET_VALUE_UNMAPPABLE', `${a.name}: mapped to ${to}, which the target cannot hold (${target.why}); the value would be lost`);
         }
         fix(cx, 'PRESET_MAP_TARGET_MISSING', () => `${a.name}: mapped value(s) ${mappedOut.map(String).join(', ')} for ${to} dropped: ${target.why} (preset ${this.presetName} says targetMissing: drop)`);
-      } else put(target, to.toLowerCase(), to, mappedOut);
+      } else this.put(es, target, to.toLowerCase(), to, mappedOut);
     }
     if (kept.length) {
       const same = this.attrInfo(desc, true);
       if (same.kind === 'remove') fix(cx, same.code!, () => `${a.name} removed: ${same.why}`);
-      else put(same, desc, a.name, kept);
+      else this.put(es, same, desc, a.name, kept);
     }
   }
 
