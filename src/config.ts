@@ -46,6 +46,10 @@ export interface CliRunOptions {
   connections?: number;
   inFlight?: number;
   pageSize?: number;
+  /** Continue an interrupted run from its checkpoint (src/checkpointing.ts). */
+  resume?: boolean;
+  /** Records between checkpoints (default 5,000); 0: no checkpoints. */
+  checkpointInterval?: number;
 }
 
 export interface BuiltRun {
@@ -54,6 +58,8 @@ export interface BuiltRun {
   extraSummary?: () => Record<string, unknown>;
   /** Said after an interrupted run (where the partial output is). */
   partialNote?: string;
+  /** Said before the run (checkpoint and resume notes). */
+  notes?: string[];
 }
 
 export const isLdapUrl = (s: string): boolean => /^ldaps?:\/\//i.test(s);
@@ -123,7 +129,7 @@ export async function buildSource(spec: string, o: CliRunOptions): Promise<Sourc
   return readLdif({ input: spec, mode: o.mode, batchSize: o.batchSize });
 }
 
-export async function buildSink(spec: string, o: CliRunOptions): Promise<Sink> {
+export async function buildSink(spec: string, o: CliRunOptions, resume?: { ldifOffset?: number; ldap?: boolean }): Promise<Sink> {
   if (isLdapUrl(spec)) {
     if (o.splitBy) throw new UsageError('--split-by works with an LDIF sink only');
     const { writeLdap } = await import('./sinks/ldap-server.js');
@@ -140,6 +146,7 @@ export async function buildSink(spec: string, o: CliRunOptions): Promise<Sink> {
       onExists: o.onExists,
       connections: o.connections,
       inFlight: o.inFlight,
+      ...(resume?.ldap ? { resumeMode: true } : {}),
     });
   }
   if (o.splitBy) {
@@ -147,7 +154,7 @@ export async function buildSink(spec: string, o: CliRunOptions): Promise<Sink> {
     const { writeSplitLdif } = await import('./sinks/split-ldif.js');
     return writeSplitLdif({ dir: spec, wrap: o.wrap });
   }
-  return writeLdif({ output: spec, wrap: o.wrap });
+  return writeLdif({ output: spec, wrap: o.wrap, ...(resume?.ldifOffset !== undefined ? { resumeAt: resume.ldifOffset } : {}) });
 }
 
 export interface BuiltStages {
@@ -206,12 +213,24 @@ export async function buildStages(o: CliRunOptions, sinkKind: 'ldif' | 'ldap', w
 
 export async function buildRun(sourceSpec: string, sinkSpec: string, o: CliRunOptions): Promise<BuiltRun> {
   if (o.passthrough && (o.schema?.length || o.preset)) throw new UsageError('--passthrough cannot be combined with --schema or --preset');
-  const source = await buildSource(sourceSpec, o);
-  const sink = await buildSink(sinkSpec, o);
-  const stages = await buildStages(o, sink.kind, (m) => process.stderr.write(`ldapflow: warning: ${m}\n`));
+  let source = await buildSource(sourceSpec, o);
   let rejectFile = o.reject;
   if (!rejectFile) {
-    rejectFile = sink.kind === 'ldif' && sinkSpec !== '-' ? `${sinkSpec}.rejects.ldif` : `ldapflow-rejects-${timestamp()}.ldif`;
+    rejectFile = !isLdapUrl(sinkSpec) && sinkSpec !== '-' ? `${sinkSpec}.rejects.ldif` : `ldapflow-rejects-${timestamp()}.ldif`;
+  }
+  const { planCheckpoints } = await import('./checkpointing.js');
+  const cp = await planCheckpoints(sourceSpec, sinkSpec, o, rejectFile);
+  if (cp) rejectFile = cp.rejectFile;
+  const sink = await buildSink(sinkSpec, o, cp?.sinkResume).catch(async (err) => { await cp?.close(); throw err; });
+  let stages = await buildStages(o, sink.kind, (m) => process.stderr.write(`ldapflow: warning: ${m}\n`));
+  let runMapStages: RunOptions['runMapStages'];
+  if (o.workers !== 0 && stages.some((s) => s.kind === 'map')) {
+    // Map stages on the worker pool (--workers N; default from the benchmark); an LDIF source is parsed there too.
+    const { planWorkers } = await import('./transforms/in-workers.js');
+    ({ source, stages, runMapStages } = planWorkers({
+      source, stages, workers: o.workers, mode: o.mode, batchSize: o.batchSize,
+      ...(isLdapUrl(sourceSpec) ? {} : { ldifInput: sourceSpec }),
+    }));
   }
   return {
     runOptions: {
@@ -223,7 +242,10 @@ export async function buildRun(sourceSpec: string, sinkSpec: string, o: CliRunOp
       maxErrors: o.maxErrors,
       maxErrorRate: o.maxErrorRate,
       stateDir: o.state,
+      ...(runMapStages ? { runMapStages } : {}),
+      ...(cp ? { checkpoints: cp.checkpoints } : {}),
     },
+    ...(cp ? { close: () => cp.close(), notes: cp.notes } : {}),
     partialNote: sink.kind === 'ldif' && sinkSpec !== '-' ? `partial output kept in ${basename(sinkSpec)}.partial` : undefined,
   };
 }

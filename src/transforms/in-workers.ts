@@ -1,0 +1,461 @@
+/**
+ * The map-stage worker pool (the only module that imports piscina).
+ *
+ * Two ways in:
+ *  - `runInWorkers(stages, input, signal, opts)`: batches already parsed (an LDAP source, ...) go to the workers in a
+ *    compact wire form (record-codec.ts; structured-cloning Entry objects costs more than the stages' work) and come
+ *    back the same way. This is what `run({ runMapStages })` calls.
+ *  - `readLdifInWorkers(opts)`: a Source that reads an LDIF file, cuts the raw bytes at record boundaries (~batchSize
+ *    records a chunk, sized by the average record length seen so far), transfers each chunk to a worker that parses
+ *    it and runs the map stages, and yields the processed batches. The main thread then only reads bytes, decodes
+ *    wire form and runs what follows (barriers, the sink). Origins stay exact: a worker counts lines and records
+ *    from 0 and the main thread adds the offsets of the chunks before it.
+ * Both keep input order by batch sequence, hold at most `workers x queueDepth` tasks in flight, turn a worker failure
+ * into one fatal LdapflowError naming the stage, DN and line (never a hang), and destroy the pool at the end, on an
+ * error and on abort.
+ */
+import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createGunzip } from 'node:zlib';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Readable } from 'node:stream';
+import { Piscina } from 'piscina';
+import { LdapflowError } from '../errors.js';
+import type { Batch, Reject } from '../entry.js';
+import type { MapStage, Source, Stage } from '../stage.js';
+import type { ParseMode } from '../sources/ldif-parser.js';
+import { decodeRecords, encodeRecords } from './record-codec.js';
+import { hasFactory } from './registry.js';
+import type { FatalInfo, StageSpec, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
+
+export interface WorkerPoolOptions {
+  /** Worker threads (>= 1). */
+  workers: number;
+  /** Tasks queued per worker beyond the one it runs (default 2): in flight at most workers x queueDepth. */
+  queueDepth?: number;
+  /** The worker module (default: worker.js next to this module, compiled in dist/). Tests give their own. */
+  workerFile?: string;
+}
+
+/** The default `--workers` (see bench/in-workers.ts and the issue 6 report): chosen from measurements on 2 cores. */
+export function defaultWorkers(): number {
+  return Math.max(0, Math.min(2, availableParallelism() - 1)) === 0 ? 0 : 2;
+}
+
+/** The compiled worker module. From src/ (tests run .ts through a loader) it is the one in dist/. */
+export function workerFilePath(): string {
+  const here = fileURLToPath(import.meta.url);
+  const dir = dirname(here);
+  if (here.endsWith('.ts')) return join(dir, '..', '..', 'dist', 'src', 'transforms', 'worker.js');
+  return join(dir, 'worker.js');
+}
+
+/**
+ * Whether a stage can run in a worker: it says how to rebuild itself from a factory registry.ts knows (with a
+ * custom `workerFile`, any factory: that module knows its own, and an unknown one is a fatal error at start).
+ */
+export function canRunInWorker(stage: MapStage, customWorker = false): boolean {
+  return stage.worker !== undefined && (customWorker || hasFactory(stage.worker.factory));
+}
+
+function specOf(stage: MapStage): StageSpec {
+  return { name: stage.name, factory: stage.worker!.factory, options: stage.worker!.options };
+}
+
+function validate(opts: WorkerPoolOptions): { workers: number; queueDepth: number; file: string; custom: boolean } {
+  if (!opts || !Number.isInteger(opts.workers) || opts.workers < 1) {
+    throw new LdapflowError('OPTION_INVALID', `worker pool: option "workers" must be a whole number >= 1, got ${String(opts?.workers)}`);
+  }
+  const queueDepth = opts.queueDepth ?? 2;
+  if (!Number.isInteger(queueDepth) || queueDepth < 1) throw new LdapflowError('OPTION_INVALID', `worker pool: option "queueDepth" must be a whole number >= 1, got ${queueDepth}`);
+  const file = opts.workerFile ?? workerFilePath();
+  if (!existsSync(file)) {
+    throw new LdapflowError('WORKER_MODULE_MISSING', `worker module not found: ${file} (build with "npx tsc -p .")`, { file });
+  }
+  return { workers: opts.workers, queueDepth, file, custom: opts.workerFile !== undefined };
+}
+
+function startPool(file: string, workers: number, queueDepth: number, config: WorkerConfig): Piscina {
+  return new Piscina({
+    filename: file,
+    minThreads: workers,
+    maxThreads: workers,
+    idleTimeout: 60_000,
+    maxQueue: workers * queueDepth + workers,
+    concurrentTasksPerWorker: 1,
+    // A young generation large enough for a batch's garbage: fewer scavenges of text-heavy batches.
+    resourceLimits: { maxYoungGenerationSizeMb: 96 },
+    workerData: config,
+  });
+}
+
+/** A task's outcome as data: Piscina rejects when a thread dies or the pool is destroyed. */
+function submit(pool: Piscina, task: WorkerTask, transfer?: ArrayBuffer[]): Promise<WorkerResult | { died: unknown }> {
+  return (pool.run(task, transfer ? { transferList: transfer } : {}) as Promise<WorkerResult>).then(
+    (r) => r,
+    (err: unknown) => ({ died: err }),
+  );
+}
+
+function fatalError(f: FatalInfo, lineOffset: number): LdapflowError {
+  return new LdapflowError(f.code, f.message, {
+    file: f.file,
+    line: f.line !== undefined && f.line > 0 ? f.line + lineOffset : f.line,
+    dn: f.dn,
+    recoverable: false,
+  });
+}
+
+function diedError(err: unknown, where: string, dn?: string): LdapflowError {
+  const msg = err instanceof Error ? err.message : String(err);
+  return new LdapflowError('WORKER_FAILED', `a worker thread failed while processing ${where}: ${msg}`, { dn, cause: err });
+}
+
+function shiftOrigin(r: Reject, lineOffset: number, indexOffset: number): void {
+  if (r.origin) r.origin = { file: r.origin.file, line: r.origin.line + lineOffset, index: r.origin.index + indexOffset };
+  const rec = r.record;
+  if (rec?.origin) rec.origin = { file: rec.origin.file, line: rec.origin.line + lineOffset, index: rec.origin.index + indexOffset };
+}
+
+/** A started task. Boxed: an async generator awaits a promise it yields, which would run one task at a time. */
+interface Job<T> { p: Promise<T> }
+
+/**
+ * Bounded, ordered: pull jobs (each a promise of a result) while fewer than `limit` are in flight, yield results in
+ * the order the jobs were made. Jobs already started are left to settle (their outcome is data, never a rejection).
+ */
+async function* inOrder<T>(jobs: AsyncIterator<Job<T>>, limit: number): AsyncGenerator<T> {
+  const q: Promise<T>[] = [];
+  let done = false;
+  try {
+    for (;;) {
+      while (!done && q.length < limit) {
+        const r = await jobs.next();
+        if (r.done) done = true;
+        else q.push(r.value.p);
+      }
+      if (q.length === 0) return;
+      yield await q.shift()!;
+    }
+  } finally {
+    if (!done) await jobs.return?.(undefined);
+  }
+}
+
+/** Run consecutive map stages on a pool; stages that cannot run in a worker run inline, in their place. */
+export function runInWorkers(stages: MapStage[], input: AsyncIterable<Batch>, signal: AbortSignal, opts: WorkerPoolOptions): AsyncIterable<Batch> {
+  const v = validate(opts);
+  let stream = input;
+  for (let i = 0; i < stages.length;) {
+    if (!canRunInWorker(stages[i], v.custom)) {
+      const st = stages[i++];
+      const src = stream;
+      stream = (async function* () { for await (const b of src) yield st.fn(b); })();
+      continue;
+    }
+    const group: MapStage[] = [];
+    while (i < stages.length && canRunInWorker(stages[i], v.custom)) group.push(stages[i++]);
+    stream = poolStage(group, stream, signal, v);
+  }
+  return stream;
+}
+
+function poolStage(stages: MapStage[], input: AsyncIterable<Batch>, signal: AbortSignal, v: ReturnType<typeof validate>): AsyncIterable<Batch> {
+  return (async function* () {
+    if (signal.aborted) return;
+    const pool = startPool(v.file, v.workers, v.queueDepth, { stages: stages.map(specOf) });
+    try {
+      const jobs = (async function* () {
+        for await (const b of input) {
+          if (signal.aborted) return;
+          const records = encodeRecords(b.records);
+          const task: WorkerTask = { kind: 'enc', records, rejects: [] };
+          // The batch's own rejects (from the source or earlier stages) stay here; map stages only append.
+          yield { p: submit(pool, task).then((r) => ({ b, r })) };
+        }
+      })();
+      for await (const { b, r } of inOrder(jobs, v.workers * v.queueDepth)) {
+        if ('died' in r) throw diedError(r.died, `batch ${b.seq}`, b.records[0]?.dn);
+        if (r.fatal) throw fatalError(r.fatal, 0);
+        const out: Batch = { seq: b.seq, records: decodeRecords(r.records!), rejects: b.rejects.length ? b.rejects.concat(r.rejects) : r.rejects };
+        const counts = mergeCounts(b.counts, r.counts);
+        if (counts) out.counts = counts;
+        const notes = b.notes?.length ? (r.notes ? b.notes.concat(r.notes) : b.notes) : r.notes;
+        if (notes) out.notes = notes;
+        yield out;
+        if (signal.aborted) return;
+      }
+    } finally {
+      await pool.destroy();
+    }
+  })();
+}
+
+function mergeCounts(a: Record<string, number> | undefined, b: Record<string, number> | undefined): Record<string, number> | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  const c = { ...a };
+  for (const k in b) c[k] = (c[k] ?? 0) + b[k];
+  return c;
+}
+
+export interface ReadLdifInWorkersOptions extends WorkerPoolOptions {
+  /** A path, or `-` for standard input. */
+  input: string;
+  /** A readable to use instead of opening `input`; `input` is then only its name. */
+  stream?: Readable;
+  mode?: ParseMode;
+  /** Records per batch, about (default 1,000): chunks are cut by bytes at record boundaries. */
+  batchSize?: number;
+  gzip?: boolean;
+  maxRecordBytes?: number;
+  /** The map stages the workers run after parsing, in order (each must have a known `worker` factory). */
+  stages: MapStage[];
+}
+
+const NL2 = Buffer.from('\n\n', 'latin1');
+const NLCRNL = Buffer.from('\n\r\n', 'latin1');
+
+/** The end of the first blank line at or after `from` (the offset just past it), or -1. */
+function boundaryAfter(buf: Buffer, from: number, crlf: boolean): number {
+  const a = buf.indexOf(NL2, from);
+  if (!crlf) return a < 0 ? -1 : a + 2;
+  const b = buf.indexOf(NLCRNL, from);
+  if (a < 0) return b < 0 ? -1 : b + 3;
+  if (b < 0 || a < b) return a + 2;
+  return b + 3;
+}
+
+/** Whether a chunk holds a line that is not a comment (it then holds a record or the version line). */
+function hasNonComment(buf: Buffer): boolean {
+  let pos = 0;
+  while (pos < buf.length) {
+    const c = buf[pos];
+    if (c !== 0x23 /* # */ && c !== 0x20 && c !== 0x0a && c !== 0x0d) return true;
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) return false;
+    pos = nl + 1;
+  }
+  return false;
+}
+
+/** Read an LDIF file, parse it and run `stages` on a worker pool (see the module comment). */
+export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
+  if (!opts || typeof opts.input !== 'string' || opts.input === '') throw new LdapflowError('OPTION_INVALID', 'readLdifInWorkers: option "input" must be a path or "-"');
+  const v = validate(opts);
+  const batchSize = opts.batchSize ?? 1000;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new LdapflowError('OPTION_INVALID', `readLdifInWorkers: option "batchSize" must be a positive integer, got ${batchSize}`);
+  for (const s of opts.stages) {
+    if (!canRunInWorker(s, v.custom)) throw new LdapflowError('OPTION_INVALID', `readLdifInWorkers: stage "${s.name}" cannot run in a worker (no known worker factory)`);
+  }
+  const maxRecordBytes = opts.maxRecordBytes ?? 256 * 1024 * 1024;
+  const isStdin = opts.input === '-' && !opts.stream;
+  let totalBytes: number | undefined;
+  if (!isStdin && !opts.stream) {
+    try {
+      const st = statSync(opts.input);
+      if (st.isDirectory()) throw new LdapflowError('SOURCE_NOT_A_FILE', `${opts.input}: is a directory, not an LDIF file`);
+      totalBytes = st.size;
+    } catch (err) {
+      if (err instanceof LdapflowError) throw err;
+      throw new LdapflowError('SOURCE_NOT_FOUND', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read: ${(err as Error).message}`, { file: opts.input });
+    }
+  }
+  const name = isStdin ? '-' : opts.input;
+  const file = name === '-' ? '<stdin>' : name;
+  let bytes = 0;
+  return {
+    name,
+    totalBytes,
+    bytesRead: () => bytes,
+    async *batches(signal: AbortSignal): AsyncGenerator<Batch> {
+      if (signal.aborted) return;
+      const raw: Readable = opts.stream ?? (isStdin ? process.stdin : createReadStream(opts.input, { highWaterMark: 1 << 20 }));
+      const onAbort = () => raw.destroy();
+      signal.addEventListener('abort', onAbort, { once: true });
+      const pool = startPool(v.file, v.workers, v.queueDepth, {
+        stages: opts.stages.map(specOf),
+        parse: { file, mode: opts.mode, maxRecordBytes },
+      });
+      // Bytes per record, measured on the data (first estimate from the first read, then from finished chunks).
+      let avgRecordBytes = 0;
+      let doneBytes = 0;
+      let doneRecords = 0;
+      let readError: unknown;
+      const input = decoded(raw, opts, (n) => { bytes += n; });
+
+      const jobs = (async function* () {
+        // The bytes of the chunk being filled, in a buffer of its own (transferred to the worker, never copied again).
+        let cur = Buffer.allocUnsafeSlow(1 << 21);
+        let len = 0;
+        let crlf = false;
+        let first = true;
+        let chunkStart = 0; // byte offset of `cur` in the (decoded) input
+        const send = (cut: number) => {
+          const task: WorkerTask = { kind: 'raw', bytes: new Uint8Array(cur.buffer, cur.byteOffset, cut), first };
+          const transfer = [cur.buffer as ArrayBuffer];
+          const rest = len - cut;
+          const next = Buffer.allocUnsafeSlow(Math.max(cur.length, rest + (1 << 20)));
+          cur.copy(next, 0, cut, len);
+          first = false;
+          const start = chunkStart;
+          chunkStart += cut;
+          cur = next;
+          len = rest;
+          return { p: submit(pool, task, transfer).then((r) => ({ r, size: cut, start })) };
+        };
+        const append = (c: Buffer) => {
+          if (len + c.length > cur.length) {
+            const bigger = Buffer.allocUnsafeSlow(Math.max(cur.length * 2, len + c.length));
+            cur.copy(bigger, 0, 0, len);
+            cur = bigger;
+          }
+          c.copy(cur, len);
+          len += c.length;
+        };
+        try {
+          for await (const c of input) {
+            if (signal.aborted) return;
+            if (!crlf && c.indexOf(13) >= 0) crlf = true;
+            append(c);
+            if (avgRecordBytes === 0) {
+              const probe = cur.subarray(0, Math.min(len, 1 << 18));
+              let n = 0;
+              for (let p = boundaryAfter(probe, 0, crlf); p >= 0; p = boundaryAfter(probe, p, crlf)) n++;
+              if (n > 0) avgRecordBytes = Math.max(64, Math.floor(probe.length / n));
+              else if (len < (1 << 18)) continue;
+              else avgRecordBytes = 1 << 18;
+            }
+            for (;;) {
+              const target = Math.max(1, Math.floor(batchSize * (doneRecords > 0 ? doneBytes / doneRecords : avgRecordBytes)));
+              if (len < target) break;
+              const view = cur.subarray(0, len);
+              let cut = boundaryAfter(view, target - 1, crlf);
+              // The first chunk must hold a record (or the version line): a run of comments alone is not sent alone.
+              while (first && cut >= 0 && !hasNonComment(view.subarray(0, cut))) cut = boundaryAfter(view, cut, crlf);
+              if (cut < 0) {
+                if (len > target + maxRecordBytes) {
+                  throw new LdapflowError('LDIF_RECORD_TOO_LARGE', `a record after byte ${chunkStart + target} exceeds ${maxRecordBytes} bytes without a blank line: record boundaries are lost`, { file });
+                }
+                break;
+              }
+              yield send(cut);
+            }
+          }
+          if (signal.aborted) return;
+          if (len > 0) yield send(len);
+        } catch (err) {
+          readError = err;
+        }
+      })();
+
+      let lineOffset = 0;
+      let indexOffset = 0;
+      let seq = 0;
+      try {
+        for await (const { r, size, start } of inOrder(jobs, v.workers * v.queueDepth)) {
+          if ('died' in r) throw diedError(r.died, `${file} from line ${lineOffset + 1} (byte ${start})`);
+          if (r.fatal) throw fatalError(r.fatal, lineOffset);
+          const records = decodeRecords(r.records!, lineOffset, indexOffset);
+          for (const rj of r.rejects) shiftOrigin(rj, lineOffset, indexOffset);
+          const b: Batch = { seq: seq++, records, rejects: r.rejects };
+          if (r.counts) b.counts = r.counts;
+          if (r.notes) b.notes = r.notes;
+          lineOffset += r.lines!;
+          indexOffset += r.recordCount!;
+          doneBytes += size;
+          doneRecords += r.recordCount!;
+          yield b;
+          if (signal.aborted) return;
+        }
+        if (readError !== undefined && !signal.aborted) throw readFailure(readError, name);
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+        if (!isStdin && !opts.stream) raw.destroy();
+        await pool.destroy();
+      }
+    },
+  };
+}
+
+function readFailure(err: unknown, name: string): LdapflowError {
+  if (err instanceof LdapflowError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') return new LdapflowError('SOURCE_BAD_GZIP', `${name}: not a valid gzip file (${(err as Error).message})`, { file: name });
+  return new LdapflowError('SOURCE_READ_FAILED', `${name}: ${(err as Error).message}`, { file: name, cause: err });
+}
+
+/** The input's bytes, gunzipped when asked, named `.gz`, or starting with the gzip magic bytes. */
+async function* decoded(raw: Readable, opts: ReadLdifInWorkersOptions, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let gunzip = opts.gzip ?? (opts.input.endsWith('.gz') ? true : undefined);
+  let first: IteratorResult<Buffer> | undefined;
+  if (gunzip === undefined) {
+    first = await it.next();
+    gunzip = !first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b;
+  }
+  const replay = async function* (): AsyncGenerator<Buffer> {
+    if (first && !first.done) yield first.value;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  };
+  if (!gunzip) {
+    for await (const c of replay()) { onBytes(c.length); yield c; }
+    return;
+  }
+  const gz = createGunzip();
+  (async () => {
+    try {
+      for await (const c of replay()) { onBytes(c.length); if (!gz.write(c)) await new Promise((r) => gz.once('drain', r)); }
+      gz.end();
+    } catch (err) { gz.destroy(err as Error); }
+  })();
+  for await (const c of gz) yield c as Buffer;
+}
+
+export interface PlanWorkersOptions {
+  source: Source;
+  /** The LDIF path (or `-`) the source reads, when it is an LDIF source; then parsing moves into the workers too. */
+  ldifInput?: string;
+  mode?: ParseMode;
+  batchSize?: number;
+  stages: Stage[];
+  /** Worker threads; undefined: defaultWorkers(); 0: everything inline (nothing changes). */
+  workers?: number;
+  queueDepth?: number;
+}
+
+export interface WorkerPlan {
+  source: Source;
+  stages: Stage[];
+  runMapStages?: (stages: MapStage[], input: AsyncIterable<Batch>, signal: AbortSignal) => AsyncIterable<Batch>;
+  workers: number;
+}
+
+/**
+ * How a run uses the pool: an LDIF source followed by map stages that can run in workers becomes one
+ * readLdifInWorkers source (parse + those stages in the workers); other map stages go through runInWorkers.
+ */
+export function planWorkers(p: PlanWorkersOptions): WorkerPlan {
+  const workers = p.workers ?? defaultWorkers();
+  if (workers === 0 || !p.stages.some((s) => s.kind === 'map')) return { source: p.source, stages: p.stages, workers: 0 };
+  const pool = { workers, queueDepth: p.queueDepth };
+  let source = p.source;
+  let stages = p.stages;
+  if (p.ldifInput !== undefined) {
+    let k = 0;
+    while (k < stages.length && stages[k].kind === 'map' && canRunInWorker(stages[k] as MapStage)) k++;
+    if (k > 0) {
+      source = readLdifInWorkers({ ...pool, input: p.ldifInput, mode: p.mode, batchSize: p.batchSize, stages: stages.slice(0, k) as MapStage[] });
+      stages = stages.slice(k);
+    }
+  }
+  const runMapStages = stages.some((s) => s.kind === 'map')
+    ? (st: MapStage[], input: AsyncIterable<Batch>, signal: AbortSignal) => runInWorkers(st, input, signal, pool)
+    : undefined;
+  return { source, stages, runMapStages, workers };
+}
