@@ -6,7 +6,9 @@
  *  - an operation on the same DN is in flight or held (same-DN records keep their input order),
  *  - an operation on its parent DN is in flight or held (a child never races its parent's add),
  *  - for a delete or a rename: an operation on one of its children is in flight or held,
- *  - for a rename: an operation on the new DN or the new parent is in flight or held.
+ *  - for a rename: an operation on the new DN or the new parent is in flight or held;
+ *  - for a modify adding DN values of a reference attribute (member, ...): an operation on a named DN is in flight
+ *    or held (the dependency stage's deferred member modifications follow their targets closely).
  *
  * Results. Success acknowledges. entryAlreadyExists (68) on an add follows `onExists`: `skip` (counted
  * LDAP_SKIPPED_EXISTS), `replace` (read the entry, modify it to the desired state: LDAP_REPLACED, or
@@ -51,6 +53,12 @@ export interface WriteLdapOptions {
   /** Drop server-managed operational attributes (createTimestamp, entryUUID, ...) from adds, counted
    * LDAP_DROPPED_OPERATIONAL; default true. */
   dropOperational?: boolean;
+  /**
+   * DN-valued attributes: a modify that adds or replaces values of these waits while an add of a DN it names is in
+   * flight (the dependency stage's deferred member modifications come right behind their targets' adds).
+   * Default: member, uniqueMember, owner, manager, seeAlso, secretary, roleOccupant.
+   */
+  referenceAttributes?: string[];
 }
 
 /** Attributes the server manages itself (NO-USER-MODIFICATION in OpenLDAP, OUD, AD, 389-DS): never sent in an add. */
@@ -102,6 +110,8 @@ interface Item {
   /** moddn: the new DN and its parent, normalized. */
   newNdn?: string;
   newPndn?: string;
+  /** modify: normalized DNs its added/replaced reference values name. */
+  refs?: string[];
   /** Delete and rename must wait for operations on children. */
   guardsChildren: boolean;
   bt: BatchTrack;
@@ -157,6 +167,7 @@ class LdapSink implements Sink {
   private readonly onExists: OnExists;
   private readonly maxRetryMs: number;
   private readonly dropOperational: boolean;
+  private readonly refAttrs: Set<string>;
   private ctx!: SinkContext;
   private conns: Conn[] = [];
   private rr = 0;
@@ -190,6 +201,7 @@ class LdapSink implements Sink {
     if (!['skip', 'replace', 'fail'].includes(this.onExists)) throw new LdapflowError('OPTION_INVALID', `writeLdap: option "onExists" must be skip, replace or fail, got "${opts.onExists}"`);
     this.maxRetryMs = opts.maxRetryMs ?? 120000;
     this.dropOperational = opts.dropOperational ?? true;
+    this.refAttrs = new Set((opts.referenceAttributes ?? ['member', 'uniqueMember', 'owner', 'manager', 'seeAlso', 'secretary', 'roleOccupant']).map((a) => a.toLowerCase()));
     this.highWater = Math.max(3000, 4 * this.C * this.W);
   }
 
@@ -243,7 +255,8 @@ class LdapSink implements Sink {
         lost: false, notBefore: 0, firstFailure: 0, attempts: 0,
       };
       if (rec.kind === 'change') {
-        if (rec.changetype === 'delete') item.guardsChildren = true;
+        if (rec.changetype === 'modify') this.collectRefs(item, rec.mods);
+        else if (rec.changetype === 'delete') item.guardsChildren = true;
         else if (rec.changetype === 'modrdn' || rec.changetype === 'moddn') {
           item.guardsChildren = true;
           try {
@@ -438,8 +451,21 @@ class LdapSink implements Sink {
     }
   }
 
+  private collectRefs(item: Item, mods: Modification[]): void {
+    let refs: string[] | undefined;
+    for (const m of mods) {
+      if ((m.op !== 'add' && m.op !== 'replace') || !this.refAttrs.has(m.name.toLowerCase())) continue;
+      for (const v of m.values) {
+        if (typeof v !== 'string' || !v.includes('=')) continue;
+        try { (refs ??= []).push(normalizeDn(v)); } catch { /* not a DN: the server will say so */ }
+      }
+    }
+    if (refs) item.refs = refs;
+  }
+
   private canRun(item: Item, held: Set<string>, heldParent: Set<string>): boolean {
     const b = this.busyDn;
+    if (item.refs) for (const r of item.refs) if (b.has(r) || held.has(r)) return false;
     if (b.has(item.ndn) || held.has(item.ndn)) return false;
     if (item.pndn && (b.has(item.pndn) || held.has(item.pndn))) return false;
     if (item.guardsChildren && (this.busyParent.has(item.ndn) || heldParent.has(item.ndn))) return false;
