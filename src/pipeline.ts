@@ -4,12 +4,13 @@
  * comment above each record, so the file can be fixed and loaded again. Counts fixes, enforces the error threshold,
  * stops cleanly on abort (what was accepted is flushed) and returns a summary.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, fsync, statSync, truncateSync, unlinkSync, type WriteStream } from 'node:fs';
 import { LdapflowError } from './errors.js';
 import type { Batch, Note, Reject } from './entry.js';
 import type { MapStage, Sink, Source, Stage, StageContext } from './stage.js';
 import { formatComment, formatRecord } from './sinks/ldif-format.js';
 import { formatWhere } from './errors.js';
+import type { CheckpointData } from './state/checkpoint.js';
 
 export interface Progress {
   read: number;
@@ -60,6 +61,21 @@ export interface RunOptions {
   stateDir?: string;
   /** Runs map stages on a worker pool (src/transforms/in-workers.ts) when given. */
   runMapStages?: (stages: MapStage[], input: AsyncIterable<Batch>, signal: AbortSignal) => AsyncIterable<Batch>;
+  /** Checkpoints, and where a resumed run starts (src/state/checkpoint.ts explains the scheme). */
+  checkpoints?: RunCheckpoints;
+}
+
+/** What the interrupted run had durably done at its last checkpoint. */
+export type ResumePoint = Pick<CheckpointData, 'sinkRecords' | 'streamRejects' | 'rejectBytes' | 'written' | 'rejected' | 'rejects' | 'sinkCounts'>;
+
+export interface RunCheckpoints {
+  /** Records handed to the sink between checkpoints. */
+  interval: number;
+  /** Resume: the input is read and processed again from its start; the first `sinkRecords` records and the first
+   * `streamRejects` rejects are dropped before the sink (they are in the output and the reject file, which the sink
+   * and this run cut back to the checkpoint's offsets); the counters go on from the checkpoint's. */
+  resume?: ResumePoint;
+  save(cp: Omit<CheckpointData, 'at' | 'serial'>): Promise<void>;
 }
 
 /** Thrown by run() on a fatal error; carries the summary of what happened before it. */
@@ -91,13 +107,25 @@ export async function run(opts: RunOptions): Promise<Summary> {
   }
   const signal = controller.signal;
 
+  const cps = opts.checkpoints;
+  const resume = cps?.resume;
   let read = 0;
-  let written = 0;
-  let rejected = 0;
-  const rejects: Record<string, number> = {};
-  const fixes: Record<string, number> = {};
+  let written = resume?.written ?? 0;
+  let rejected = resume?.rejected ?? 0;
+  const rejects: Record<string, number> = { ...resume?.rejects };
+  const fixes: Record<string, number> = { ...resume?.sinkCounts };
+  const sinkCounts: Record<string, number> = { ...resume?.sinkCounts };
   let rejectOut: WriteStream | undefined;
   let rejectFileUsed: string | null = null;
+  // Checkpoint bookkeeping: records handed to the sink (skipped ones of a resume included), rejects from the stream.
+  let sinkRecords = 0;
+  let streamRejects = 0;
+  let skipRecords = resume?.sinkRecords ?? 0;
+  let skipRejects = resume?.streamRejects ?? 0;
+  let dispatched = 0;
+  let acked = 0;
+  let sinceCheckpoint = 0;
+  let rejectBase = 0;
 
   const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
   const summary = (aborted: boolean): Summary => {
@@ -117,6 +145,20 @@ export async function run(opts: RunOptions): Promise<Summary> {
     rejectFileUsed = opts.rejectFile;
     rejectOut.write(formatComment('ldapflow rejects: the reason is above each record; fix, then load again'));
   };
+  if (resume && opts.rejectFile) {
+    // Cut the reject file back to the checkpoint: what came after it is produced again.
+    if (resume.rejectBytes === null) {
+      if (existsSync(opts.rejectFile)) unlinkSync(opts.rejectFile);
+    } else {
+      if (!existsSync(opts.rejectFile) || statSync(opts.rejectFile).size < resume.rejectBytes) {
+        throw new LdapflowError('STATE_REJECT_FILE_SHORT', `cannot resume: the reject file is missing or shorter than at the checkpoint (${resume.rejectBytes} bytes)`, { file: opts.rejectFile });
+      }
+      truncateSync(opts.rejectFile, resume.rejectBytes);
+      rejectOut = createWriteStream(opts.rejectFile, { flags: 'a' });
+      rejectFileUsed = opts.rejectFile;
+      rejectBase = resume.rejectBytes;
+    }
+  }
   if (opts.alwaysWriteRejectFile) openRejects();
 
   let pendingReject: Promise<void> = Promise.resolve();
@@ -134,6 +176,13 @@ export async function run(opts: RunOptions): Promise<Summary> {
     if (!rejectOut!.write(text)) pendingReject = new Promise((res) => rejectOut!.once('drain', () => res()));
   };
 
+  /** A parser or stage reject (deterministic, replayed on resume): the first `skipRejects` of a resume are written. */
+  const streamReject = (r: Reject) => {
+    streamRejects++;
+    if (skipRejects > 0) { skipRejects--; return; }
+    writeReject(r);
+  };
+
   const checkThreshold = (atEnd: boolean) => {
     if (opts.maxErrors !== undefined && rejected > opts.maxErrors) {
       throw new LdapflowError('RUN_TOO_MANY_ERRORS', `${rejected} records rejected, more than --max-errors ${opts.maxErrors}: stopped${rejectFileUsed ? `; see ${rejectFileUsed}` : ''}`);
@@ -148,7 +197,7 @@ export async function run(opts: RunOptions): Promise<Summary> {
 
   const ctx: StageContext = {
     count(code, n = 1) { fixes[code] = (fixes[code] ?? 0) + n; },
-    reject: writeReject,
+    reject: streamReject,
     sinkKind: sink.kind,
     signal,
     stateDir: opts.stateDir,
@@ -182,22 +231,59 @@ export async function run(opts: RunOptions): Promise<Summary> {
     opts.onProgress?.({ read, written, rejected, bytesRead: source.bytesRead(), totalBytes: source.totalBytes, elapsedSeconds: e, entriesPerSecond: e > 0 ? read / e : 0 });
   };
 
+  /** Fsync the reject file; its length, or null when it was not created. */
+  const syncRejects = async (): Promise<number | null> => {
+    await pendingReject;
+    const o = rejectOut;
+    if (!o) return rejectFileUsed ? statSync(rejectFileUsed).size : null;
+    await new Promise<void>((res, rej) => o.write('', (err) => (err ? rej(err) : res())));
+    const fd = (o as unknown as { fd: number | null }).fd;
+    if (typeof fd === 'number') await new Promise<void>((res, rej) => fsync(fd, (err) => (err ? rej(err) : res())));
+    return rejectBase + o.bytesWritten;
+  };
+
+  /** A checkpoint at a quiescent point: every batch handed to the sink acknowledged, its rejects written, both files synced. */
+  const checkpoint = async (status: 'running' | 'done', sinkBytes?: number | null): Promise<void> => {
+    if (!cps) return;
+    if (sinkBytes === undefined) sinkBytes = sink.sync ? await sink.sync() : null;
+    if (acked !== dispatched) return; // not quiescent (a sink without sync): the next one will be
+    const rejectBytes = await syncRejects();
+    await cps.save({
+      status, sinkRecords, streamRejects, sinkBytes, rejectBytes, rejectFile: rejectFileUsed,
+      written, rejected, rejects: { ...rejects }, sinkCounts: { ...sinkCounts },
+    });
+    sinceCheckpoint = 0;
+  };
+
   let opened = false;
+  let sinkClosed = false;
   try {
     await sink.open({
       reject: writeReject,
-      acknowledge: (_seq, n) => { written += n; },
-      count: ctx.count,
+      acknowledge: (_seq, n) => { written += n; acked++; },
+      count: cps ? (code, n = 1) => { sinkCounts[code] = (sinkCounts[code] ?? 0) + n; ctx.count(code, n); } : ctx.count,
       signal,
     });
     opened = true;
     for await (const batch of stream) {
-      for (const r of batch.rejects) writeReject(r);
+      for (const r of batch.rejects) streamReject(r);
       if (batch.counts) for (const k in batch.counts) fixes[k] = (fixes[k] ?? 0) + batch.counts[k];
       if (batch.notes && opts.onNote) for (const n of batch.notes) opts.onNote(n);
       checkThreshold(false);
+      if (skipRecords > 0) {
+        // Resume: these records are in the output already.
+        const k = Math.min(skipRecords, batch.records.length);
+        skipRecords -= k;
+        sinkRecords += k;
+        batch.records = k === batch.records.length ? [] : batch.records.slice(k);
+        if (batch.records.length === 0) continue;
+      }
+      dispatched++;
+      sinkRecords += batch.records.length;
+      sinceCheckpoint += batch.records.length;
       await sink.write(batch);
       await pendingReject;
+      if (cps && sinceCheckpoint >= cps.interval) await checkpoint('running');
       if (opts.onProgress) {
         const now = Date.now();
         if (now - lastProgress >= interval) { lastProgress = now; progress(); }
@@ -205,12 +291,22 @@ export async function run(opts: RunOptions): Promise<Summary> {
       if (signal.aborted) break;
     }
     if (signal.aborted) {
+      if (cps && acked === dispatched) { try { await checkpoint('running'); } catch { /* keep the last one */ } }
       await sink.abort();
     } else {
       await sink.close();
+      sinkClosed = true;
+      if (cps) {
+        await closeRejects();
+        await cps.save({
+          status: 'done', sinkRecords, streamRejects, sinkBytes: null, rejectBytes: rejectFileUsed ? statSync(rejectFileUsed).size : null,
+          rejectFile: rejectFileUsed, written, rejected, rejects: { ...rejects }, sinkCounts: { ...sinkCounts },
+        });
+      }
       checkThreshold(true);
     }
   } catch (err) {
+    if (opened && cps && !sinkClosed && acked === dispatched) { try { await checkpoint('running'); } catch { /* keep the last one */ } }
     if (opened) { try { await sink.abort(); } catch { /* report the first error */ } }
     await closeRejects();
     outer?.removeEventListener('abort', onOuterAbort);
