@@ -55,6 +55,7 @@ function summaryLine(s: Summary): string {
 
 async function runCommand(source: string, sink: string, o: CliRunOptions): Promise<number> {
   const built = await buildRun(source, sink, o);
+  if (!o.quiet) for (const n of built.notes ?? []) process.stderr.write(`ldapflow: ${n}\n`);
   const controller = new AbortController();
   let interrupts = 0;
   const onSigint = () => {
@@ -139,6 +140,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--buffer-entries <n>', 'entries the ordering stage may hold in memory before spilling to disk', int('--buffer-entries'))
     .option('--create-missing-parents', 'generate container entries for parents missing from the input')
     .option('--state <dir>', 'state directory for checkpoints and spill (default .ldapflow/<run-id>)')
+    .option('--resume', 'continue the interrupted run of this source, sink and options from its last checkpoint')
+    .option('--checkpoint-interval <n>', 'records written between checkpoints (0: none)', int('--checkpoint-interval'), 5000)
     .option('-q, --quiet', 'no progress line and no summary line')
     .option('--no-progress', 'no progress line')
     .addOption(new Option('--on-exists <what>', 'LDAP sink: an entry that already exists').choices(['skip', 'replace', 'fail']).default('fail'))
@@ -155,6 +158,20 @@ export function buildProgram(setExit: (code: number) => void): Command {
       setExit(await runCommand(source, sink, o));
     });
   runCmd.exitOverride();
+
+  program
+    .command('resume')
+    .description('continue an interrupted run from the checkpoint in its state directory, with the options it was started with')
+    .argument('<dir>', 'the state directory (.ldapflow/<run-id>, or the --state DIR of the run)')
+    .option('--summary <file>', 'write the run summary as JSON')
+    .option('-q, --quiet', 'no progress line and no summary line')
+    .option('--no-progress', 'no progress line')
+    .action(async (dir: string, r: { summary?: string; quiet?: boolean; progress?: boolean }) => {
+      const { storedCommand } = await import('./checkpointing.js');
+      const c = await storedCommand(dir);
+      const o = { ...(c.options as unknown as CliRunOptions), state: dir, resume: true, summary: r.summary, quiet: r.quiet, progress: r.progress };
+      setExit(await runCommand(c.source, c.sink, o));
+    });
 
   program
     .command('analyze')

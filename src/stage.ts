@@ -61,6 +61,11 @@ export interface Sink {
   close(): Promise<void>;
   /** Stop early (Ctrl-C, fatal error): flush what can be flushed, then release resources. */
   abort(): Promise<void>;
+  /**
+   * Optional, for checkpoints: resolves once everything accepted so far is durably written (fsynced) and
+   * acknowledged; returns the output's byte length when the output is one file, else null.
+   */
+  sync?(): Promise<number | null>;
 }
 
 export interface Source {

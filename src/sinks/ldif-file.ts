@@ -3,7 +3,7 @@
  * to FILE when the run completes, so a FILE that exists is always complete; an aborted run leaves the `.partial`.
  * Writes a batch at a time and waits for the stream to drain (a slow disk or pipe never makes memory grow).
  */
-import { createWriteStream, renameSync, type WriteStream } from 'node:fs';
+import { createWriteStream, fsync, renameSync, statSync, truncateSync, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { LdapflowError } from '../errors.js';
 import type { Batch } from '../entry.js';
@@ -23,9 +23,11 @@ export interface WriteLdifOptions {
   version?: boolean;
   /** Write straight to the path instead of PATH.partial + rename (default false). */
   direct?: boolean;
+  /** Resume (src/state/checkpoint.ts): cut the existing PATH.partial back to this many bytes and append to it. */
+  resumeAt?: number;
 }
 
-export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: string; bytesWritten(): number } {
+export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: string; bytesWritten(): number; sync(): Promise<number> } {
   if (!opts || typeof opts.output !== 'string' || opts.output === '') throw new LdapflowError('OPTION_INVALID', 'writeLdif: option "output" must be a path or "-"');
   const wrap = opts.wrap ?? 76;
   const toStdout = opts.output === '-' && !opts.stream;
@@ -74,7 +76,17 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
       if (toStdout) out = process.stdout;
       else if (opts.stream) out = opts.stream;
       else {
-        const ws = createWriteStream(partial, { highWaterMark: 1 << 20 });
+        let flags = 'w';
+        if (opts.resumeAt) {
+          let size = -1;
+          try { size = statSync(partial).size; } catch { /* missing */ }
+          if (size < opts.resumeAt) throw new LdapflowError('STATE_OUTPUT_SHORT', `cannot resume: ${partial} is ${size < 0 ? 'missing' : `${size} bytes`}, the checkpoint needs ${opts.resumeAt}`, { file: opts.output });
+          truncateSync(partial, opts.resumeAt);
+          bytes = opts.resumeAt;
+          headerDone = bytes > 0;
+          flags = 'a';
+        }
+        const ws = createWriteStream(partial, { highWaterMark: 1 << 20, flags });
         await new Promise<void>((resolve, reject) => {
           ws.once('open', () => resolve());
           ws.once('error', (err) => reject(new LdapflowError('LDIF_OPEN_FAILED', `cannot write ${partial}: ${err.message}`, { file: opts.output })));
@@ -96,6 +108,18 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
       }
       if (text) await write(text);
       ctx.acknowledge(batch.seq, recs.length);
+    },
+    /** Everything written so far is on disk (fsync); the length of the output. */
+    async sync() {
+      const o = out;
+      if (!o) return bytes;
+      if (failed) throw fail(failed);
+      await new Promise<void>((resolve, reject) => o.write('', (err) => (err ? reject(fail(err)) : resolve())));
+      const fd = (o as unknown as { fd: number | null }).fd;
+      if (!toStdout && !opts.stream && typeof fd === 'number') {
+        await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(fail(err)) : resolve())));
+      }
+      return bytes;
     },
     async close() {
       if (!headerDone && opts.version !== false) { headerDone = true; await write('version: 1\n'); }
