@@ -294,6 +294,8 @@ export async function run(opts: RunOptions): Promise<Summary> {
       if (cps && acked === dispatched) { try { await checkpoint('running'); } catch { /* keep the last one */ } }
       await sink.abort();
     } else {
+      // Judge the run before the sink finishes too: over the threshold, an LDIF sink must not rename its output.
+      checkThreshold(true);
       await sink.close();
       sinkClosed = true;
       if (cps) {
