@@ -50,6 +50,9 @@ export interface WriteLdapOptions {
   maxRetryMs?: number;
   /** Milliseconds for a TCP/TLS connect; default 10000. */
   connectTimeoutMs?: number;
+  /** Milliseconds an operation may stay unanswered before its connection is dropped and the operation retried
+   * (a hung server); default 300000. */
+  timeoutMs?: number;
   /** Drop server-managed operational attributes (createTimestamp, entryUUID, ...) from adds, counted
    * LDAP_DROPPED_OPERATIONAL; default true. */
   dropOperational?: boolean;
@@ -210,7 +213,8 @@ class LdapSink implements Sink {
   }
 
   private connect(): Promise<Client> {
-    return connectLdap(this.u, { dn: this.opts.bindDn, password: this.opts.password }, { tls: this.opts.tls, connectTimeoutMs: this.opts.connectTimeoutMs });
+    return connectLdap(this.u, { dn: this.opts.bindDn, password: this.opts.password },
+      { tls: this.opts.tls, connectTimeoutMs: this.opts.connectTimeoutMs, timeoutMs: this.opts.timeoutMs ?? 300000 });
   }
 
   async open(ctx: SinkContext): Promise<void> {

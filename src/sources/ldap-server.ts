@@ -249,7 +249,13 @@ export function readLdap(opts: ReadLdapOptions): Source {
             bytes += se.dn.length;
             records[k] = { kind: 'entry', dn: se.dn, attrs, origin: { file: name, line: 0, index: index++ } };
           }
-          if (records.length) yield { seq: seq++, records, rejects: [] };
+          // Continuation references (referrals to other servers) are not followed: each one is a visible reject.
+          const rejects = page.searchReferences.map((uri) => ({
+            code: 'LDAP_REFERRAL_NOT_FOLLOWED',
+            message: `${u.server}: search continuation reference ${redactUrl(uri)} not followed (read that server separately)`,
+            origin: { file: name, line: 0, index },
+          }));
+          if (records.length || rejects.length) yield { seq: seq++, records, rejects };
         }
       } finally {
         try { await client.unbind(); } catch { /* gone */ }

@@ -213,3 +213,26 @@ t.test('a server that stays down: a fatal error after maxRetryMs, nothing acknow
   t.ok(acked <= inServer, `acknowledged ${acked} <= ${inServer} in the server`);
   t.ok(acked < entries.length, 'not everything acknowledged');
 });
+
+t.test('a hung server (SIGSTOP): operations time out, are retried after SIGCONT, every entry exactly once', async (t) => {
+  const srv = await startSlapd();
+  t.teardown(async () => { try { process.kill(srv.pid, 'SIGCONT'); } catch { /* gone */ } await srv.stop(); });
+  const entries = generate(SUFFIX, 6000, { file: 'hang.ldif' });
+  const batches = toBatches(entries, 500);
+  let stopped = false;
+  const rec = await drive(sinkFor(srv, { timeoutMs: 700, maxRetryMs: 60000 }), batches, recorder(), async (seq) => {
+    if (seq === 4 && !stopped) {
+      stopped = true;
+      process.kill(srv.pid, 'SIGSTOP');
+      await new Promise((r) => setTimeout(r, 1500));
+      process.kill(srv.pid, 'SIGCONT');
+    }
+  });
+  t.ok(stopped);
+  t.same(rec.rejects, [], 'no rejects');
+  t.ok((rec.counts.LDAP_RETRIED ?? 0) > 0, `operations retried (${JSON.stringify(rec.counts)})`);
+  const norm = dnsOf(ldapsearch(srv, SUFFIX, ['1.1'])).map((d) => normalizeDn(d));
+  t.equal(new Set(norm).size, norm.length, 'no DN twice');
+  t.equal(norm.length, entries.length + 1, 'every entry there');
+  t.equal([...rec.acks.values()].reduce((a, b) => a + b, 0), entries.length, 'every record acknowledged as written');
+});

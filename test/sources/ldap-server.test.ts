@@ -61,6 +61,17 @@ t.test('paged read of more than 500 entries, anonymous, with binary and non-ASCI
   t.equal(typeof got.find((e) => e.dn.startsWith('cn=Jürgen'))!.attrs.get('givenname')!.values[0], 'string');
   t.ok(got[0].attrs.has('entryuuid') && got[0].attrs.has('createtimestamp'), 'operational attributes (+) are read');
 
+  // A referral object: not followed, but a visible reject (nothing vanishes).
+  const ref = spawnSync('ldapadd', ['-x', '-M', '-H', srv.url, '-D', srv.rootDn, '-w', srv.rootPassword], { encoding: 'utf8',
+    input: `dn: ou=elsewhere,${SUFFIX}\nobjectClass: referral\nobjectClass: extensibleObject\nou: elsewhere\nref: ldap://other.example.com/ou=elsewhere,${SUFFIX}\n` });
+  t.equal(ref.status, 0, ref.stderr);
+  const withRef = await collect(readLdap({ url: `${srv.url}/${SUFFIX}`, pageSize: 500 }));
+  const refRejects = withRef.batches.flatMap((b) => b.rejects);
+  t.same(refRejects.map((r) => r.code), ['LDAP_REFERRAL_NOT_FOLLOWED']);
+  t.match(refRejects[0].message, /ldap:\/\/other\.example\.com\/ou=elsewhere/);
+  t.equal(withRef.entries.length, entries.length + 1, 'the entries are all there besides');
+  spawnSync('ldapdelete', ['-x', '-M', '-H', srv.url, '-D', srv.rootDn, '-w', srv.rootPassword, `ou=elsewhere,${SUFFIX}`]);
+
   // A filter and a one-level scope from the URL.
   const one = await collect(readLdap({ url: `${srv.url}/ou=people,${SUFFIX}?ou?one`, bindDn: srv.rootDn, password: srv.rootPassword }));
   t.same(one.entries.map((e) => e.dn).sort(), ['ou=dept0,ou=people,dc=example,dc=com']);
