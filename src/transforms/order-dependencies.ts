@@ -54,8 +54,9 @@ export interface OrderDependenciesOptions {
   danglingReferences?: 'keep' | 'remove' | 'reject';
   /** Records that may wait in memory before spilling to disk. Default 200,000. */
   bufferEntries?: number;
-  /** Estimated bytes of JavaScript heap the waiting records may take before spilling. Default 192 MiB, which with
-   * the rest of a run keeps a migration under 512 MB whatever the size of the entries. */
+  /** Estimated bytes of JavaScript heap the waiting records may take before spilling. Default 64 MiB, which with
+   * the index of every DN (~150 bytes per entry) and the rest of a run keeps a 1M-entry migration under 512 MB
+   * whatever the size of the entries. */
   bufferBytes?: number;
   /** Records per output batch. Default 1,000. */
   batchSize?: number;
@@ -101,7 +102,7 @@ interface Deferred {
 export function orderDependencies(opts: OrderDependenciesOptions = {}): BarrierStage {
   const bufferEntries = opts.bufferEntries ?? 200_000;
   if (!Number.isInteger(bufferEntries) || bufferEntries < 1) throw optionError('bufferEntries', `must be a positive integer, got ${opts.bufferEntries}`);
-  const bufferBytes = opts.bufferBytes ?? 192 * 1024 * 1024;
+  const bufferBytes = opts.bufferBytes ?? 64 * 1024 * 1024;
   if (!(bufferBytes > 0)) throw optionError('bufferBytes', `must be a positive number, got ${opts.bufferBytes}`);
   const batchSize = opts.batchSize ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw optionError('batchSize', `must be a positive integer, got ${opts.batchSize}`);
@@ -224,7 +225,7 @@ class OrderState {
   }
 
   private exact(idx: number, ndn: string): string {
-    return this.dns[idx] ?? ndn;
+    return exactSpelling(ndn, this.dns[idx]);
   }
 
   private async presentInTarget(ndn: string): Promise<boolean> {
@@ -283,7 +284,7 @@ class OrderState {
     }
     idx = this.count++;
     this.idxOf.set(own(ndn), idx);
-    this.dns.push(rec.dn === ndn ? undefined : own(rec.dn));
+    this.dns.push(spelling(rec.dn, ndn));
     this.lines.push(line);
     this.setState(idx, NONE);
     if (p === '') { this.ready.push(rec); return; }
@@ -363,7 +364,7 @@ class OrderState {
     const msg = `"${rec.dn}" appears twice: at ${this.where(this.lines[idx])} and at ${this.where(line)}; the later record wins`;
     this.bump('ORDER_DUPLICATE_DN');
     this.lines[idx] = line;
-    this.dns[idx] = rec.dn === ndn ? undefined : own(rec.dn);
+    this.dns[idx] = spelling(rec.dn, ndn);
     if (s === PASSED || s === REJECTED || s === NONE) {
       if (s === REJECTED) {
         this.reject(rec, 'ORDER_MISSING_PARENT', `${describeRecord(rec)}: parent of a duplicate DN was rejected`);
@@ -741,6 +742,40 @@ function detach(rec: Rec): void {
     attrs.set(own(k), a);
   }
   rec.attrs = attrs;
+}
+
+/**
+ * How the index remembers a DN's exact spelling next to its normalized form, compactly: nothing when they are equal;
+ * when they differ only in the case of some characters, "\0" and those positions (a few characters); else the DN.
+ */
+function spelling(dn: string, ndn: string): string | undefined {
+  if (dn === ndn) return undefined;
+  if (dn.length === ndn.length && dn.length < 0xffff) {
+    let mask = '\0';
+    let ok = true;
+    for (let i = 0; i < dn.length; i++) {
+      const a = dn.charCodeAt(i);
+      const b = ndn.charCodeAt(i);
+      if (a === b) continue;
+      if (a >= 65 && a <= 90 && b === a + 32) mask += String.fromCharCode(i);
+      else { ok = false; break; }
+    }
+    if (ok && mask.length < dn.length / 2) return mask.length < 13 ? mask : own(mask);
+  }
+  return own(dn);
+}
+
+function exactSpelling(ndn: string, stored: string | undefined): string {
+  if (stored === undefined) return ndn;
+  if (stored.charCodeAt(0) !== 0) return stored;
+  let out = '';
+  let from = 0;
+  for (let k = 1; k < stored.length; k++) {
+    const i = stored.charCodeAt(k);
+    out += ndn.slice(from, i) + String.fromCharCode(ndn.charCodeAt(i) - 32);
+    from = i + 1;
+  }
+  return out + ndn.slice(from);
 }
 
 /** A rough size of a record on the JavaScript heap: object and map overhead plus two bytes per character. */
