@@ -77,15 +77,25 @@ export interface SlapdHandle {
 
 const live = new Map<number, { dir: string; keep: boolean }>();
 let exitHookInstalled = false;
+function killAll(): void {
+  for (const [pid, { dir, keep }] of live) {
+    try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+    if (!keep) try { rmSync(dir, { recursive: true, force: true }); } catch { /* ignore */ }
+  }
+  live.clear();
+}
+
+/** Servers die with the process that started them: on exit, and on a terminating signal (then re-raised). */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.on('exit', () => {
-    for (const [pid, { dir, keep }] of live) {
-      try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
-      if (!keep) try { rmSync(dir, { recursive: true, force: true }); } catch { /* ignore */ }
-    }
-  });
+  process.on('exit', killAll);
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killAll();
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
 }
 
 export function freePort(): Promise<number> {
