@@ -134,7 +134,8 @@ function show(r: Result): void {
   const rate = r.entries / r.seconds;
   const total = r.clientCpu + r.serverCpu;
   console.log(`${r.name.padEnd(28)} ${String(r.entries).padStart(8)} entries ${r.seconds.toFixed(2).padStart(7)} s ${Math.round(rate).toString().padStart(7)}/s` +
-    `   CPU client ${r.clientCpu.toFixed(2)} s, slapd ${r.serverCpu.toFixed(2)} s (client ${total ? Math.round((100 * r.clientCpu) / total) : 0}%)` +
+    `   CPU client ${r.clientCpu.toFixed(2)} s, slapd ${r.serverCpu.toFixed(2)} s (client ${total ? Math.round((100 * r.clientCpu) / total) : 0}%;` +
+    ` ${Math.round((1e6 * r.clientCpu) / r.entries)} + ${Math.round((1e6 * r.serverCpu) / r.entries)} us/entry)` +
     (r.note ? `   [${r.note}]` : ''));
 }
 
@@ -173,6 +174,7 @@ async function main(): Promise<void> {
     const rf = flow.entries / flow.seconds;
     if (add) console.log(`ldapflow / ldapadd = ${(rf / (add.entries / add.seconds)).toFixed(2)}x (target >= 1.5x)`);
     console.log(`ldapflow / slapadd -q = ${(rf / (off.entries / off.seconds)).toFixed(2)} of the offline rate`);
+    console.log(`load average now: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} (on a busy machine the rates say more about the neighbours)`);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
