@@ -571,7 +571,7 @@ class Fixer {
         out.push(rec);
       } catch (e) {
         if (!(e instanceof RejectError)) throw e;
-        countOn(batch, e.code);
+        // Counted by the pipeline as a reject (by code), not as a fix.
         if (cx.explain) (batch.notes ??= []).push({ dn: rec.dn, stage: STAGE, code: e.code, message: `rejected: ${e.message}` });
         const r: Reject = { code: e.code, message: e.message, dn: rec.dn, record: rec };
         if (rec.origin) r.origin = rec.origin;
