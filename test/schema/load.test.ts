@@ -70,3 +70,18 @@ t.test('merge of several files; builtin; errors name the file', async (t) => {
   t.equal(d.attributeTypes.length, 1);
   t.match(warnings[0], /x\.schema: skipped: attribute type description without an OID/);
 });
+
+t.test('ldap:// reads the subschema subentry of a live server (readSubschema)', async (t) => {
+  const { startSlapd } = await import('../support/slapd.js');
+  const srv = await startSlapd({ suffix: 'dc=example,dc=com' });
+  t.teardown(() => srv.stop());
+  const d = await loadSchema(srv.url);
+  t.equal(d.sources?.[0], srv.url);
+  const s = new Schema(d);
+  t.same(s.superclassChain('inetOrgPerson').map((o) => o.names[0]), ['inetOrgPerson', 'organizationalPerson', 'person', 'top']);
+  t.ok(s.isOperational('entryUUID'), 'server-compiled operational types are in the subschema');
+  t.equal(s.kind('posixAccount'), 'AUXILIARY');
+  t.equal(s.attr('orclGUID'), undefined, 'nothing the server does not have');
+  const merged = new Schema(await loadSchemas([srv.url]));
+  t.ok(merged.attr('cn'));
+});
