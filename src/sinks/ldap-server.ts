@@ -156,9 +156,15 @@ function holds(current: Map<string, Value[]>, desired: Map<string, Attribute>): 
     if (SERVER_MANAGED.has(key)) continue;
     const cur = current.get(key);
     if (!cur) { if (a.values.length) return false; continue; }
-    for (const v of a.values) if (!cur.some((c) => valuesEqual(v, c))) return false;
+    for (const v of a.values) if (!cur.some((c) => valuesEqual(v, c) || sameDn(v, c))) return false;
   }
   return true;
+}
+
+/** DN-syntax values the server stored in its own spelling (OpenLDAP drops the blanks after commas). */
+function sameDn(a: Value, b: Value): boolean {
+  if (typeof a !== 'string' || typeof b !== 'string' || !a.includes('=')) return false;
+  try { return normalizeDn(a) === normalizeDn(b); } catch { return false; }
 }
 
 function sameValues(a: Value[], b: Value[]): boolean {
