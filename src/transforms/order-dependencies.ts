@@ -20,7 +20,7 @@
  *   `ORDER_DUPLICATE_DN`; if it was already written, the later one becomes a modify that replaces its attributes.
  */
 import type { AddRecord, Attribute, Batch, Entry, LdifRecord, ModifyRecord, Note, Reject, Value } from '../entry.js';
-import { baseType, describeRecord } from '../entry.js';
+import { describeRecord } from '../entry.js';
 import { normalizeDn, parentDn, rdnOf } from '../dn.js';
 import { LdapflowError } from '../errors.js';
 import type { BarrierStage, StageContext } from '../stage.js';
@@ -250,7 +250,8 @@ class OrderState {
         if (b.notes) for (const n of b.notes) this.notes.push(n);
         for (const rec of b.records) {
           await this.arrive(rec);
-          yield* this.drain();
+          await this.drainSome();
+          if (this.out.length >= this.o.batchSize) yield* this.drain();
         }
         if (this.out.length || this.rejects.length) yield this.takeBatch();
       }
@@ -394,9 +395,18 @@ class OrderState {
     if (old) this.reject(old, 'ORDER_DUPLICATE_DN', msg);
   }
 
-  /** Process what is ready and the releases it causes; yield full batches on the way. */
-  private async *drain(): AsyncGenerator<Batch> {
-    for (;;) {
+  private spillIter?: AsyncIterator<Rec[]>;
+
+  private hasWork(): boolean {
+    return this.readyHead < this.ready.length || this.spillIter !== undefined || this.releaseHead < this.releases.length;
+  }
+
+  /**
+   * Pass what is ready and release what waited on it, until the output batch is full or nothing is left.
+   * Spilled children are read a chunk at a time, and a chunk is passed before the next is read.
+   */
+  private async drainSome(): Promise<void> {
+    while (this.out.length < this.o.batchSize) {
       if (this.readyHead < this.ready.length) {
         const rec = this.ready[this.readyHead];
         this.ready[this.readyHead++] = undefined as unknown as Rec; // a passed record must not stay reachable from here
@@ -405,7 +415,12 @@ class OrderState {
           this.readyHead = 0;
         }
         await this.pass(rec);
-        if (this.out.length >= this.o.batchSize) yield this.takeBatch();
+        continue;
+      }
+      if (this.spillIter) {
+        const n = await this.spillIter.next();
+        if (n.done) this.spillIter = undefined;
+        else for (const r of n.value) this.ready.push(r);
         continue;
       }
       if (this.releaseHead < this.releases.length) {
@@ -425,20 +440,20 @@ class OrderState {
         }
         if (this.spilledParents.has(ndn)) {
           this.spilledParents.delete(ndn);
-          for await (const chunk of this.spill!.takePrefix('w\0' + ndn + '\0')) {
-            for (const r of chunk) this.ready.push(r);
-            // Pass this chunk before reading the next, so memory stays bounded by the chunk.
-            while (this.readyHead < this.ready.length) {
-              const r = this.ready[this.readyHead];
-              this.ready[this.readyHead++] = undefined as unknown as Rec;
-              await this.pass(r);
-              if (this.out.length >= this.o.batchSize) yield this.takeBatch();
-            }
-          }
+          this.spillIter = this.spill!.takePrefix('w\0' + ndn + '\0')[Symbol.asyncIterator]();
         }
         continue;
       }
       return;
+    }
+  }
+
+  /** Drain everything, yielding full batches on the way. */
+  private async *drain(): AsyncGenerator<Batch> {
+    for (;;) {
+      await this.drainSome();
+      if (this.out.length >= this.o.batchSize) { yield this.takeBatch(); continue; }
+      if (!this.hasWork()) return;
     }
   }
 
@@ -482,8 +497,9 @@ class OrderState {
   }
 
   private async hasUnknownRefs(rec: Rec): Promise<boolean> {
-    for (const [key, a] of rec.attrs) {
-      if (!this.o.refAttrs.has(key.includes(';') ? baseType(key) : key)) continue;
+    for (const key of this.o.refAttrs) {
+      const a = rec.attrs.get(key);
+      if (!a) continue;
       for (const v of a.values) {
         if (typeof v !== 'string') continue;
         let t: string;
@@ -498,8 +514,9 @@ class OrderState {
   private async resolveRefs(rec: Rec): Promise<string[]> {
     let empty: string[] | undefined;
     const danglingRefs: string[] = [];
-    for (const [key, a] of rec.attrs) {
-      if (!this.o.refAttrs.has(key.includes(';') ? baseType(key) : key)) continue;
+    for (const key of this.o.refAttrs) {
+      const a = rec.attrs.get(key);
+      if (!a) continue;
       const kept: Value[] = [];
       const deferredHere: Deferred[] = [];
       let changed = false;
@@ -567,7 +584,7 @@ class OrderState {
       if (changed) {
         if (kept.length) a.values = kept;
         else {
-          rec.attrs.delete(key); // safe: Map iteration tolerates deleting the current key
+          rec.attrs.delete(key);
           if (removed && !deferredHere.length) (empty ??= []).push(a.name);
         }
       }
