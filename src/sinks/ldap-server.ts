@@ -172,7 +172,7 @@ function sameValues(a: Value[], b: Value[]): boolean {
   const used = new Array<boolean>(b.length).fill(false);
   outer: for (const x of a) {
     for (let j = 0; j < b.length; j++) {
-      if (!used[j] && valuesEqual(x, b[j])) { used[j] = true; continue outer; }
+      if (!used[j] && (valuesEqual(x, b[j]) || sameDn(x, b[j]))) { used[j] = true; continue outer; }
     }
     return false;
   }

@@ -236,3 +236,20 @@ t.test('a hung server (SIGSTOP): operations time out, are retried after SIGCONT,
   t.equal(norm.length, entries.length + 1, 'every entry there');
   t.equal([...rec.acks.values()].reduce((a, b) => a + b, 0), entries.length, 'every record acknowledged as written');
 });
+
+t.test('DN values the server re-spells still compare equal (replace finds nothing to change)', async (t) => {
+  const srv = await startSlapd();
+  t.teardown(() => srv.stop());
+  const recs = [
+    makeEntry(`ou=g,${SUFFIX}`, [['objectClass', 'organizationalUnit'], ['ou', 'g']]),
+    makeEntry(`cn=boss,ou=g,${SUFFIX}`, [['objectClass', 'inetOrgPerson'], ['cn', 'boss'], ['sn', 'B']]),
+    makeEntry(`cn=x,ou=g,${SUFFIX}`, [['objectClass', 'inetOrgPerson'], ['cn', 'x'], ['sn', 'X'], ['manager', 'CN=boss, OU=g, DC=example, DC=com']]),
+  ];
+  const first = await drive(sinkFor(srv), [{ seq: 0, records: recs, rejects: [] }]);
+  t.equal(first.rejects.length, 0);
+  const stored = /^manager: (.*)$/m.exec(ldapsearch(srv, `cn=x,ou=g,${SUFFIX}`, ['-s', 'base', 'manager']))?.[1];
+  t.equal(stored, 'cn=boss,ou=g,dc=example,dc=com', 'slapd stored the DN in its own spelling, not as sent');
+  const again = await drive(sinkFor(srv, { onExists: 'replace' }), [{ seq: 0, records: recs, rejects: [] }]);
+  t.equal(again.counts.LDAP_EXISTS_IDENTICAL, 3, 'all identical');
+  t.notOk(again.counts.LDAP_REPLACED, 'nothing rewritten');
+});
