@@ -81,7 +81,7 @@ async function runCommand(source: string, sink: string, o: CliRunOptions): Promi
     if (progressShown) process.stderr.write('\r\x1b[K');
     if (err instanceof RunError) {
       if (o.summary) writeSummary(o.summary, { ...err.summary, error: err.describe() });
-      if (!o.quiet) process.stderr.write(summaryLine(err.summary) + '\n');
+      // A fatal error is one line (printed by main); the counts so far are in --summary.
     }
     throw err;
   } finally {
