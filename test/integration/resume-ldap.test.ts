@@ -1,0 +1,89 @@
+/**
+ * Checkpoints and resume, LDIF -> LDAP (issue 7), against two real slapd servers: a generated 20k-entry OID export
+ * (--preset oid-to-oud, the target's schema read from the server) is loaded into server A without interruption, and
+ * into server B by a run killed with SIGKILL at five points (when B holds 15%, 30%, 50%, 70%, 85% of A's entries),
+ * resumed each time (--resume: records after the checkpoint may be in B already; the LDAP sink's resume mode accepts
+ * them when they hold the desired values), then let finish. The content of the two servers (ldapsearch, every user
+ * attribute) and the reject files (as sets of records: an LDAP sink's rejects come in completion order) must be equal.
+ * A separate file from resume.test.ts so the two long tests can run in parallel.
+ */
+import t from 'tap';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { startSlapd, type SlapdHandle } from '../support/slapd.js';
+import { ldapsearch, dnsOf } from '../support/ldap-data.js';
+
+const SUFFIX = 'dc=example,dc=com';
+const CLI = resolve('dist/src/cli.js');
+const GEN = resolve('dist/bench/gen.js');
+const dir = mkdtempSync(join(tmpdir(), 'ldapflow-resume-ldap-'));
+t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+
+const input = join(dir, 'in.ldif');
+const g = spawnSync(process.execPath, [GEN, '--entries', '20000', '--out', input, '--seed', '5', '--out-of-order', '0.05'], { encoding: 'utf8' });
+if (g.status !== 0) throw new Error(g.stderr);
+
+function args(srv: SlapdHandle, name: string): string[] {
+  const pw = join(dir, `pw-${name}`);
+  writeFileSync(pw, srv.rootPassword + '\n', { mode: 0o600 });
+  return ['run', input, srv.url, '--preset', 'oid-to-oud', '--schema', srv.url, '-D', srv.rootDn, '-y', pw,
+    '--reject', join(dir, `${name}.rejects.ldif`), '--checkpoint-interval', '1000', '--state', join(dir, `${name}-state`)];
+}
+
+/** Server content as a sorted list of entries, each with its lines sorted (value order is not compared). */
+function content(srv: SlapdHandle): string[] {
+  return ldapsearch(srv, SUFFIX, ['*']).split('\n\n').filter((e) => e.trim()).map((e) => e.split('\n').sort().join('\n')).sort();
+}
+
+function rejectRecords(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return text.split('\n\n').slice(1).map((r) => r.trim()).filter(Boolean).sort();
+}
+
+interface Sum { read: number; written: number; rejected: number; rejects: Record<string, number>; fixes: Record<string, number> }
+const summary = (f: string) => JSON.parse(readFileSync(f, 'utf8')) as Sum;
+
+t.test('LDIF -> LDAP: killed at five points, resumed each time, the server equals an uninterrupted load', async (t) => {
+  const [a, b] = await Promise.all([startSlapd({ suffix: SUFFIX }), startSlapd({ suffix: SUFFIX })]);
+  t.teardown(async () => { await a.stop(); await b.stop(); });
+
+  const ra = spawnSync(process.execPath, [CLI, ...args(a, 'a'), '--summary', join(dir, 'a.json')], { encoding: 'utf8', cwd: dir });
+  t.equal(ra.status, 3, `reference load: exit 3 (preset exclusions and the existing suffix entry are rejects) ${ra.stderr}`);
+  const want = content(a);
+  const total = want.length;
+  t.ok(total > 19000, `${total} entries in the reference server`);
+
+  const kills: number[] = [];
+  for (const [i, f] of [0.15, 0.3, 0.5, 0.7, 0.85].entries()) {
+    const child = spawn(process.execPath, [CLI, ...args(b, 'b'), '-q', ...(i > 0 ? ['--resume'] : [])], { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => { stderr += d; });
+    let exited = false;
+    const done = new Promise<number | null>((res) => child.on('exit', (code) => { exited = true; res(code); }));
+    while (!exited) {
+      await new Promise((res) => setTimeout(res, 100));
+      const n = dnsOf(ldapsearch(b, SUFFIX, ['1.1'])).length;
+      if (n >= f * total && !exited) { child.kill('SIGKILL'); kills.push(n); break; }
+    }
+    const code = await done;
+    t.not(code, 0, `run ${i + 1} was killed before its end ${stderr}`);
+  }
+  t.equal(kills.length, 5, `killed five times, with ${kills.join(', ')} of ${total} entries in the server`);
+
+  const fin = spawnSync(process.execPath, [CLI, ...args(b, 'b'), '--resume', '--summary', join(dir, 'b.json')], { encoding: 'utf8', cwd: dir });
+  t.equal(fin.status, 3, fin.stderr);
+  t.match(fin.stderr, /resuming from checkpoint \d+/);
+  const got = content(b);
+  const dns = dnsOf(ldapsearch(b, SUFFIX, ['1.1'])).map((d) => d.toLowerCase());
+  t.equal(new Set(dns).size, dns.length, 'no entry twice');
+  t.equal(got.length, total, 'as many entries as the uninterrupted load');
+  const have = new Set(got);
+  const missing = want.filter((e) => !have.has(e)).slice(0, 3);
+  t.same(missing, [], 'every entry equal, attribute for attribute');
+  t.same(rejectRecords(join(dir, 'b.rejects.ldif')), rejectRecords(join(dir, 'a.rejects.ldif')), 'the same rejects');
+  const sa = summary(join(dir, 'a.json')), sb = summary(join(dir, 'b.json'));
+  t.same([sb.read, sb.written, sb.rejected, sb.rejects], [sa.read, sa.written, sa.rejected, sa.rejects],
+    `the counters went on from the checkpoints (work after a checkpoint was sent again: LDAP_RETRY_CONFIRMED ${sb.fixes.LDAP_RETRY_CONFIRMED ?? 0})`);
+});
