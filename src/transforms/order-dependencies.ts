@@ -514,6 +514,8 @@ class OrderState {
   private async resolveRefs(rec: Rec): Promise<string[]> {
     let empty: string[] | undefined;
     const danglingRefs: string[] = [];
+    let gdn: string | undefined; // the referring DN and origin, copied once for all its deferred values
+    let gorigin: Rec['origin'];
     for (const key of this.o.refAttrs) {
       const a = rec.attrs.get(key);
       if (!a) continue;
@@ -546,7 +548,9 @@ class OrderState {
               kept.push(exact);
               continue;
             }
-            deferredHere.push({ dn: own(rec.dn), name: own(a.name), value: exact, suffix, origin: rec.origin && { ...rec.origin } });
+            gdn ??= own(rec.dn);
+            gorigin ??= rec.origin && { ...rec.origin };
+            deferredHere.push({ dn: gdn, name: a.name, value: exact, suffix, origin: gorigin });
             changed = true;
             continue;
           }
@@ -555,7 +559,9 @@ class OrderState {
         }
         if (await this.presentInTarget(t)) { kept.push(v); continue; }
         if (!this.final && this.o.ldap) {
-          deferredHere.push({ dn: own(rec.dn), name: own(a.name), value: own(v), suffix, origin: rec.origin && { ...rec.origin } });
+          gdn ??= own(rec.dn);
+          gorigin ??= rec.origin && { ...rec.origin };
+          deferredHere.push({ dn: gdn, name: a.name, value: own(v), suffix, origin: gorigin });
           changed = true;
           continue;
         }
