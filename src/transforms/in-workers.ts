@@ -77,7 +77,7 @@ function validate(opts: WorkerPoolOptions): { workers: number; queueDepth: numbe
 }
 
 function startPool(file: string, workers: number, queueDepth: number, config: WorkerConfig): Piscina {
-  return new Piscina({
+  const pool = new Piscina({
     filename: file,
     minThreads: workers,
     maxThreads: workers,
@@ -88,6 +88,10 @@ function startPool(file: string, workers: number, queueDepth: number, config: Wo
     resourceLimits: { maxYoungGenerationSizeMb: 96 },
     workerData: config,
   });
+  // A thread that dies also fails its task (reported there, with where it was); without a listener the pool's
+  // 'error' event would end the process.
+  pool.on('error', () => {});
+  return pool;
 }
 
 /** A task's outcome as data: Piscina rejects when a thread dies or the pool is destroyed. */

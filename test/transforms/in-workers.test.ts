@@ -1,0 +1,268 @@
+/**
+ * The map-stage worker pool: the same output with 1 and 2 workers as inline (LDIF bytes, reject file bytes, counts),
+ * exact origins and order when raw LDIF is cut into chunks, and failures that end the run with one clear error
+ * instead of a hang. The workers load the compiled modules from dist/: run `npx tsc -p .` first (npm test does).
+ */
+import t, { type Test } from 'tap';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { run, type Summary } from '../../src/pipeline.js';
+import { buildRun, type CliRunOptions } from '../../src/config.js';
+import { readLdif } from '../../src/sources/ldif-file.js';
+import { writeLdif } from '../../src/sinks/ldif-file.js';
+import { formatRecord } from '../../src/sinks/ldif-format.js';
+import { categorize } from '../../src/transforms/categorize.js';
+import { fixSchema } from '../../src/transforms/fix-schema.js';
+import { readLdifInWorkers, runInWorkers, workerFilePath } from '../../src/transforms/in-workers.js';
+import { loadPreset } from '../../src/presets/index.js';
+import { loadSchemas } from '../../src/schema/load.js';
+import { LdapflowError } from '../../src/errors.js';
+import type { Batch, LdifRecord, Reject } from '../../src/entry.js';
+import type { MapStage, Source } from '../../src/stage.js';
+
+const root = resolve(import.meta.dirname, '..', '..');
+const sample = join(root, 'samples', 'oid-export.ldif');
+const distWorker = workerFilePath();
+
+if (!existsSync(distWorker)) throw new Error(`${distWorker} is missing: build first with "npx tsc -p ."`);
+
+function cliOptions(workers: number, extra: Partial<CliRunOptions> = {}): CliRunOptions {
+  return {
+    batchSize: 1000, mode: 'auto', fixSchema: true, categorize: true, order: true, strategy: 'preserve', wrap: 76,
+    onExists: 'fail', preset: 'oid-to-oud', workers, quiet: true, ...extra,
+  };
+}
+
+/** Run the CLI's pipeline (config.ts + pipeline.ts from src) and return what it wrote. */
+async function migrate(input: string, dir: string, tag: string, workers: number, extra: Partial<CliRunOptions> = {}) {
+  const out = join(dir, `${tag}-w${workers}.ldif`);
+  const reject = join(dir, `${tag}-w${workers}.rejects.ldif`);
+  const built = await buildRun(input, out, cliOptions(workers, { reject, ...extra }));
+  const summary = await run(built.runOptions);
+  await built.close?.();
+  return { summary, ldif: readFileSync(out), rejects: readFileSync(reject) };
+}
+
+const comparable = (s: Summary) => ({ read: s.read, written: s.written, rejected: s.rejected, rejects: s.rejects, fixes: s.fixes, status: s.status });
+
+async function sameAsInline(t: Test, dir: string, input: string, tag: string, extra: Partial<CliRunOptions> = {}) {
+  const base = await migrate(input, dir, tag, 0, extra);
+  t.ok(base.summary.written > 0, `${tag}: inline wrote ${base.summary.written} entries`);
+  for (const w of [1, 2]) {
+    const got = await migrate(input, dir, tag, w, extra);
+    t.ok(got.ldif.equals(base.ldif), `${tag}: LDIF output with ${w} worker(s) is byte-identical (${got.ldif.length} bytes)`);
+    t.ok(got.rejects.equals(base.rejects), `${tag}: reject file with ${w} worker(s) is byte-identical`);
+    t.same(comparable(got.summary), comparable(base.summary), `${tag}: counts with ${w} worker(s) are identical`);
+  }
+  return base;
+}
+
+let stagesCache: MapStage[] | undefined;
+async function realStages(): Promise<MapStage[]> {
+  if (!stagesCache) {
+    const schema = await loadSchemas([]);
+    stagesCache = [categorize({ schema }), fixSchema({ schema, preset: await loadPreset('oid-to-oud') })];
+  }
+  return stagesCache;
+}
+
+async function collect(src: Source): Promise<Batch[]> {
+  const out: Batch[] = [];
+  for await (const b of src.batches(new AbortController().signal)) out.push(b);
+  return out;
+}
+
+function inlineBatches(input: string, stages: MapStage[], batchSize = 1000): Promise<Batch[]> {
+  return (async () => {
+    const out: Batch[] = [];
+    for await (let b of readLdif({ input, batchSize }).batches(new AbortController().signal)) {
+      for (const s of stages) b = s.fn(b);
+      out.push(b);
+    }
+    return out;
+  })();
+}
+
+/** Everything a batch list says, in input order: records as LDIF with their origin and category, rejects, counts. */
+function digest(batches: Batch[]) {
+  const records: string[] = [];
+  const rejects: string[] = [];
+  const counts: Record<string, number> = {};
+  for (const b of batches) {
+    for (const r of b.records) records.push(`${r.origin?.file}:${r.origin?.line}#${r.origin?.index} ${r.category ?? '-'}\n${formatRecord(r)}`);
+    for (const r of b.rejects) rejects.push(describeReject(r));
+    for (const k in b.counts ?? {}) counts[k] = (counts[k] ?? 0) + b.counts![k];
+  }
+  return { records, rejects, counts };
+}
+
+function describeReject(r: Reject): string {
+  return `${r.code} ${r.message} ${r.dn} ${r.origin?.file}:${r.origin?.line}#${r.origin?.index}\n${r.raw ?? (r.record ? formatRecord(r.record as LdifRecord) : '')}`;
+}
+
+t.test('the CLI pipeline: samples/oid-export.ldif, inline vs 1 and 2 workers', async (t) => {
+  await sameAsInline(t, t.testdir(), sample, 'sample');
+});
+
+t.test('the CLI pipeline: a generated 20k OID export, inline vs 1 and 2 workers, with and without ordering', async (t) => {
+  const dir = t.testdir();
+  const big = join(dir, 'gen20k.ldif');
+  execFileSync(process.execPath, [join(root, 'dist', 'bench', 'gen.js'), '--entries', '20000', '--out', big, '--seed', '3'], { stdio: 'ignore' });
+  const base = await sameAsInline(t, dir, big, 'gen20k');
+  t.equal(base.summary.read, 20000, 'every generated entry was read');
+  t.equal(base.summary.written + base.summary.rejected, 20000, 'every entry is written or rejected');
+  await sameAsInline(t, dir, big, 'gen20k-no-order', { order: false });
+});
+
+t.test('raw chunks parsed in workers: origins, order and rejects are those of the inline reader', async (t) => {
+  const dir = t.testdir();
+  // A header comment block, the version line, CRLF line ends, folded lines, a base64 binary value, a bad record,
+  // a comment-only block between records: cut into many small chunks.
+  const recs: string[] = [];
+  for (let i = 0; i < 700; i++) {
+    let r = `# entry ${i}\ndn: cn=user${i},ou=People,dc=example,dc=com\nobjectClass: top\nobjectClass: person\ncn: user${i}\nsn: Surname ${i}\n`;
+    if (i % 7 === 0) r += `description: a long value that is folded over more than one line so that line numbers must\n  count continuation lines ${i}\n`;
+    if (i % 11 === 0) r += 'userCertificate;binary:: MIIBAP//AAE=\n';
+    if (i % 97 === 5) r = `cn: no dn line here ${i}\n`;
+    if (i % 50 === 3) r += '\n# a comment-only block between records\n';
+    recs.push(r);
+  }
+  const text = '# exported by a test\n# second comment line\n\nversion: 1\n\n' + recs.join('\n');
+  const lf = join(dir, 'mixed.ldif');
+  const crlf = join(dir, 'mixed-crlf.ldif');
+  writeFileSync(lf, text);
+  writeFileSync(crlf, text.replace(/\n/g, '\r\n'));
+  const stages = await realStages();
+  for (const file of [lf, crlf]) {
+    const want = digest(await inlineBatches(file, stages, 1000));
+    for (const batchSize of [7, 100]) {
+      const batches = await collect(readLdifInWorkers({ input: file, stages, workers: 2, queueDepth: 3, batchSize }));
+      t.ok(batches.length > 3, `${batchSize}: cut into ${batches.length} chunks`);
+      t.same(batches.map((b) => b.seq), batches.map((_, i) => i), 'batch sequence numbers in order');
+      const got = digest(batches);
+      t.equal(got.records.length, want.records.length, `${file.endsWith('crlf.ldif') ? 'CRLF' : 'LF'} / ${batchSize}: same number of records`);
+      t.same(got.records, want.records, 'same records, origins (line, index) and categories, in the same order');
+      t.same(got.rejects, want.rejects, 'same rejects with the same origins');
+      t.same(got.counts, want.counts, 'same counts');
+    }
+  }
+});
+
+t.test('runInWorkers over parsed batches equals the stages inline', async (t) => {
+  const stages = await realStages();
+  const want = digest(await inlineBatches(sample, stages, 50));
+  const input = readLdif({ input: sample, batchSize: 50 }).batches(new AbortController().signal);
+  const out: Batch[] = [];
+  for await (const b of runInWorkers(stages, input, new AbortController().signal, { workers: 2 })) out.push(b);
+  t.same(out.map((b) => b.seq), out.map((_, i) => i), 'input order kept');
+  t.same(digest(out), want, 'records, rejects and counts identical');
+});
+
+/** A worker module with extra stages: `boom` throws on one DN, `die` ends its thread on one DN. */
+function testWorker(dir: string): string {
+  const file = join(dir, 'test-worker.mjs');
+  writeFileSync(file, `
+import { makeHandler } from ${JSON.stringify(pathToFileURL(distWorker).href)};
+const match = (o) => (r) => r.dn.toLowerCase() === o.dn.toLowerCase();
+export default makeHandler({
+  boom: (o) => ({ kind: 'map', name: 'boom', fn(b) { if (b.records.some(match(o))) throw new TypeError('cannot read properties of undefined'); return b; } }),
+  die: (o) => ({ kind: 'map', name: 'die', fn(b) { if (b.records.some(match(o))) process.exit(7); return b; } }),
+});
+`);
+  return file;
+}
+
+function failingStage(factory: 'boom' | 'die', dn: string): MapStage {
+  return { kind: 'map', name: factory, fn: (b) => b, worker: { factory, options: { dn } } };
+}
+
+let runs = 0;
+async function runToError(t: Test, source: Source, stages: MapStage[], workerFile: string, viaRunMapStages: boolean): Promise<LdapflowError> {
+  const dir = join(t.testdirName, `run${++runs}`);
+  mkdirSync(dir, { recursive: true });
+  try {
+    await run({
+      source,
+      stages: viaRunMapStages ? stages : [],
+      sink: writeLdif({ output: join(dir, 'out.ldif') }),
+      rejectFile: join(dir, 'rejects.ldif'),
+      ...(viaRunMapStages ? { runMapStages: (st, input, signal) => runInWorkers(st, input, signal, { workers: 2, workerFile }) } : {}),
+    });
+  } catch (err) {
+    t.type(err, LdapflowError, 'a LdapflowError');
+    return err as LdapflowError;
+  }
+  t.fail('the run should have failed');
+  throw new Error('unreachable');
+}
+
+t.test('a stage that throws in a worker ends the run with one error naming the stage, the DN and the line', async (t) => {
+  const dir = t.testdir();
+  const workerFile = testWorker(dir);
+  const recs = (await inlineBatches(sample, [])).flatMap((b) => b.records);
+  const victim = recs[157];
+  const stages = [...(await realStages()), failingStage('boom', victim.dn)];
+  // Raw chunks parsed in the workers.
+  const e1 = await runToError(t, readLdifInWorkers({ input: sample, stages, workers: 2, batchSize: 40, workerFile }), [], workerFile, false);
+  t.equal(e1.code, 'WORKER_STAGE_FAILED');
+  t.equal(e1.dn, victim.dn, 'names the DN');
+  t.equal(e1.line, victim.origin!.line, 'names the line the record starts on');
+  t.equal(e1.file, sample);
+  t.match(e1.message, /stage "boom" failed: cannot read properties of undefined/);
+  // Parsed batches through run({ runMapStages }).
+  const e2 = await runToError(t, readLdif({ input: sample, batchSize: 40 }), [failingStage('boom', victim.dn)], workerFile, true);
+  t.equal(e2.code, 'WORKER_STAGE_FAILED');
+  t.equal(e2.dn, victim.dn);
+  t.equal(e2.line, victim.origin!.line);
+});
+
+t.test('a worker thread that dies ends the run with one error, not a hang', async (t) => {
+  const dir = t.testdir();
+  const workerFile = testWorker(dir);
+  const recs = (await inlineBatches(sample, [])).flatMap((b) => b.records);
+  const victim = recs[200];
+  const e1 = await runToError(t, readLdifInWorkers({ input: sample, stages: [failingStage('die', victim.dn)], workers: 2, batchSize: 40, workerFile }), [], workerFile, false);
+  t.equal(e1.code, 'WORKER_FAILED');
+  t.match(e1.message, /worker thread failed while processing .*oid-export\.ldif from line \d+/);
+  const e2 = await runToError(t, readLdif({ input: sample, batchSize: 40 }), [failingStage('die', victim.dn)], workerFile, true);
+  t.equal(e2.code, 'WORKER_FAILED');
+  t.ok(e2.dn, 'names the first DN of the batch');
+});
+
+t.test('fatal input damage found in a worker is reported at the line the inline reader reports', async (t) => {
+  const dir = t.testdir();
+  const lines = readFileSync(sample, 'latin1').split('\n');
+  lines[2500] = lines[2500] + '\0';
+  const bad = join(dir, 'nul.ldif');
+  writeFileSync(bad, lines.join('\n'), 'latin1');
+  let inline: LdapflowError | undefined;
+  try { await collect(readLdif({ input: bad })); } catch (err) { inline = err as LdapflowError; }
+  t.equal(inline?.code, 'LDIF_NOT_TEXT');
+  let pooled: LdapflowError | undefined;
+  const seen: number[] = [];
+  try {
+    for await (const b of readLdifInWorkers({ input: bad, stages: await realStages(), workers: 2, batchSize: 30 }).batches(new AbortController().signal)) seen.push(b.seq);
+  } catch (err) { pooled = err as LdapflowError; }
+  t.equal(pooled?.code, 'LDIF_NOT_TEXT');
+  t.equal(pooled?.line, inline?.line, `same line (${inline?.line})`);
+  t.ok(seen.length > 0, 'the chunks before the damage were delivered first');
+});
+
+t.test('abort stops the source and releases the pool', async (t) => {
+  const ac = new AbortController();
+  let n = 0;
+  for await (const b of readLdifInWorkers({ input: sample, stages: await realStages(), workers: 2, batchSize: 20 }).batches(ac.signal)) {
+    n += b.records.length;
+    if (b.seq === 2) ac.abort();
+  }
+  t.ok(n > 0 && n < 300, `stopped early after ${n} records`);
+});
+
+t.test('options are checked', async (t) => {
+  t.throws(() => readLdifInWorkers({ input: sample, stages: [], workers: 0 }), { code: 'OPTION_INVALID' });
+  t.throws(() => readLdifInWorkers({ input: '', stages: [], workers: 1 }), { code: 'OPTION_INVALID' });
+  t.throws(() => readLdifInWorkers({ input: sample, stages: [{ kind: 'map', name: 'x', fn: (b) => b }], workers: 1 }), { code: 'OPTION_INVALID' });
+  t.throws(() => runInWorkers([], (async function* () {})(), new AbortController().signal, { workers: 1, workerFile: '/nonexistent/worker.js' }), { code: 'WORKER_MODULE_MISSING' });
+});
