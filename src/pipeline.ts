@@ -162,6 +162,7 @@ export async function run(opts: RunOptions): Promise<Summary> {
   if (opts.alwaysWriteRejectFile) openRejects();
 
   let pendingReject: Promise<void> = Promise.resolve();
+  let rejectDraining = false;
   const writeReject = (r: Reject) => {
     rejected++;
     rejects[r.code] = (rejects[r.code] ?? 0) + 1;
@@ -173,7 +174,12 @@ export async function run(opts: RunOptions): Promise<Summary> {
     if (r.raw !== undefined) text += r.raw.endsWith('\n') ? r.raw : r.raw + '\n';
     else if (r.record) text += formatRecord(r.record);
     else if (r.dn !== undefined) text += formatComment(`dn: ${r.dn} (record not available)`);
-    if (!rejectOut!.write(text)) pendingReject = new Promise((res) => rejectOut!.once('drain', () => res()));
+    if (!rejectOut!.write(text) && !rejectDraining) {
+      // One drain wait at a time: the pipeline awaits it once per batch, however many rejects the batch had.
+      rejectDraining = true;
+      const o = rejectOut!;
+      pendingReject = new Promise((res) => o.once('drain', () => { rejectDraining = false; res(); }));
+    }
   };
 
   /** A parser or stage reject (deterministic, replayed on resume): the first `skipRejects` of a resume are written. */
