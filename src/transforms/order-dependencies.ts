@@ -201,6 +201,10 @@ class OrderState {
   }
 
   private takeBatch(): Batch {
+    if (this.adds.size) {
+      for (const m of this.adds.values()) this.out.push(m);
+      this.adds.clear();
+    }
     const b: Batch = { seq: this.seq++, records: this.out, rejects: this.rejects };
     if (Object.keys(this.counts).length) b.counts = this.counts;
     if (this.notes.length) b.notes = this.notes;
@@ -253,7 +257,7 @@ class OrderState {
           await this.drainSome();
           if (this.out.length >= this.o.batchSize) yield* this.drain();
         }
-        if (this.out.length || this.rejects.length) yield this.takeBatch();
+        if (this.out.length || this.rejects.length || this.adds.size) yield this.takeBatch();
       }
       yield* this.finish();
       yield this.takeBatch();
@@ -483,10 +487,24 @@ class OrderState {
         for (const x of d) {
           const v = exact + x.suffix;
           if (v !== x.value) { x.value = v; this.bump('REF_REWRITTEN'); }
-          this.out.push(this.addValueRecord(x));
+          this.coalesce(x);
         }
       }
     }
+  }
+
+  /** Deferred values whose targets passed in the current output batch: one modify per entry and attribute,
+   * appended after every record of the batch (so after the targets). */
+  private adds = new Map<string, ModifyRecord>();
+
+  private coalesce(x: Deferred): void {
+    const key = x.dn + '\0' + x.name;
+    const m = this.adds.get(key);
+    this.bump('ORDER_DEFERRED_REFERENCE_ADDED');
+    if (m) { m.mods[0].values.push(x.value); return; }
+    const r: ModifyRecord = { kind: 'change', changetype: 'modify', dn: x.dn, mods: [{ op: 'add', name: x.name, values: [x.value] }] };
+    if (x.origin) r.origin = x.origin;
+    this.adds.set(key, r);
   }
 
   private addValueRecord(x: Deferred): ModifyRecord {
