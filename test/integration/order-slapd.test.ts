@@ -16,6 +16,12 @@ import { main } from '../../src/cli.js';
 import { parseLdifText } from '../../src/sources/ldif-parser.js';
 import { normalizeDn, parentDn } from '../../src/dn.js';
 import { getStrings, type Entry } from '../../src/entry.js';
+import { run } from '../../src/pipeline.js';
+import { readLdif } from '../../src/sources/ldif-file.js';
+import { writeLdif } from '../../src/sinks/ldif-file.js';
+import { buildFixSchema } from '../../src/transforms/fix-schema.js';
+import { categorize } from '../../src/transforms/categorize.js';
+import { orderDependencies } from '../../src/transforms/order-dependencies.js';
 
 const N = 6000;
 const SCHEMAS = ['core', 'cosine', 'inetorgperson', 'nis'].map((s) => `/etc/ldap/schema/${s}.ldif`);
@@ -106,5 +112,41 @@ t.test('OID export, 5% out of order -> ldapflow run --preset oid-to-oud -> ldapa
     const later = inputRecs[d.secondIndex];
     const inServer = server.find((r) => normalizeDn(r.dn) === normalizeDn(d.dn));
     t.same(getStrings(inServer!, 'title'), getStrings(later, 'title'), `the later duplicate of ${d.dn} wins`);
+  }
+});
+
+t.test('LDAP-sink ordering: forward members and cycles as deferred modifies load into slapd, memberships complete', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'ldapflow-order-slapd-ldap-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const input = join(dir, 'oid.ldif');
+  const output = join(dir, 'out.ldif');
+  const truth = await generate({ entries: 3000, out: input, seed: 5, outOfOrder: 0.05 });
+  const fix = await buildFixSchema({ schemaPaths: SCHEMAS, preset: 'oid-to-oud' });
+  // What an LDAP sink would receive, written as LDIF (adds, then modifies adding members once their targets exist).
+  const summary = await run({
+    source: readLdif({ input }),
+    stages: [categorize(), fix, orderDependencies({ sinkKind: 'ldap', baseDn: 'dc=example,dc=com', danglingReferences: 'remove' })],
+    sink: writeLdif({ output }),
+    rejectFile: join(dir, 'rejects.ldif'),
+  });
+  t.ok(summary.fixes.ORDER_REFERENCE_DEFERRED > 500, `${summary.fixes.ORDER_REFERENCE_DEFERRED} member values deferred`);
+  t.ok(truth.cycles.length >= 3, 'the input has membership cycles');
+  const srv = await startSlapd({ suffix: 'dc=example,dc=com' });
+  t.teardown(() => srv.stop());
+  const add = spawnSync('ldapadd', ['-c', '-x', '-H', srv.url, '-D', srv.rootDn, '-w', srv.rootPassword, '-f', output],
+    { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+  const errors = add.stderr.split('\n').filter((l) => /^ldap_(add|modify): /.test(l) && !/\(68\)/.test(l));
+  t.same(errors.slice(0, 5), [], 'no error but the suffix slapd already holds');
+  const search = spawnSync('ldapsearch', ['-x', '-LLL', '-o', 'ldif-wrap=no', '-H', srv.url, '-D', srv.rootDn, '-w', srv.rootPassword,
+    '-b', 'dc=example,dc=com', '(objectClass=*)', 'uniqueMember', 'member'], { encoding: 'utf8', maxBuffer: 512 * 1024 * 1024 });
+  const server = parseLdifText(search.stdout).records as Entry[];
+  t.equal(server.length, truth.uniqueEntries - truth.excluded);
+  const members = (rs: Entry[]) => rs.reduce((n, r) => n + getStrings(r, 'member').length + getStrings(r, 'uniqueMember').length, 0);
+  const inputRecs = parseLdifText(readFileSync(input)).records.filter((r): r is Entry => r.kind === 'entry');
+  t.equal(members(server), members(inputRecs) - truth.danglingReferences, 'memberships complete minus the dangling ones');
+  for (const cycle of truth.cycles) {
+    const g = server.find((r) => normalizeDn(r.dn) === normalizeDn(cycle[0]))!;
+    const next = normalizeDn(cycle[1 % cycle.length]);
+    t.ok([...getStrings(g, 'member'), ...getStrings(g, 'uniqueMember')].some((v) => normalizeDn(v) === next), `cycle ${cycle[0]} -> ${cycle[1 % cycle.length]} loaded`);
   }
 });
