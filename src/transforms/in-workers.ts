@@ -16,7 +16,6 @@
  */
 import { createReadStream, existsSync, statSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
-import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
@@ -38,9 +37,15 @@ export interface WorkerPoolOptions {
   workerFile?: string;
 }
 
-/** The default `--workers` (see bench/in-workers.ts and the issue 6 report): chosen from measurements on 2 cores. */
+/**
+ * The default `--workers`: 0 (inline). Measured with bench/in-workers.ts on the 2-core machine, full oid-to-oud
+ * pipeline on a 100k export: the pool moves ~40% of the main thread's CPU (parse + stages) to the workers but adds
+ * 30-60% CPU in total (records encoded, cloned and decoded on the way back, worker start-up), so on 2 cores it was
+ * not faster (wall time within noise or slower) and took ~200-300 MB more RSS. It can pay with more than 2 cores,
+ * where the main thread is the bottleneck: ask for it with --workers N.
+ */
 export function defaultWorkers(): number {
-  return Math.max(0, Math.min(2, availableParallelism() - 1)) === 0 ? 0 : 2;
+  return 0;
 }
 
 /** The compiled worker module. From src/ (tests run .ts through a loader) it is the one in dist/. */
@@ -77,21 +82,29 @@ function validate(opts: WorkerPoolOptions): { workers: number; queueDepth: numbe
 }
 
 function startPool(file: string, workers: number, queueDepth: number, config: WorkerConfig): Piscina {
-  const pool = new Piscina({
+  let pool: Piscina;
+  try {
+    pool = newPool(file, workers, queueDepth, config);
+  } catch (err) {
+    // Options that are not plain data (a function, a class instance) cannot be sent to a worker.
+    throw new LdapflowError('WORKER_START_FAILED', `cannot start the worker pool: ${(err as Error).message}`, { cause: err });
+  }
+  // A thread that dies also fails its task (reported there, with where it was); without a listener the pool's
+  // 'error' event would end the process.
+  pool.on('error', () => {});
+  return pool;
+}
+
+function newPool(file: string, workers: number, queueDepth: number, config: WorkerConfig): Piscina {
+  return new Piscina({
     filename: file,
     minThreads: workers,
     maxThreads: workers,
     idleTimeout: 60_000,
     maxQueue: workers * queueDepth + workers,
     concurrentTasksPerWorker: 1,
-    // A young generation large enough for a batch's garbage: fewer scavenges of text-heavy batches.
-    resourceLimits: { maxYoungGenerationSizeMb: 96 },
     workerData: config,
   });
-  // A thread that dies also fails its task (reported there, with where it was); without a listener the pool's
-  // 'error' event would end the process.
-  pool.on('error', () => {});
-  return pool;
 }
 
 /** A task's outcome as data: Piscina rejects when a thread dies or the pool is destroyed. */
