@@ -161,7 +161,47 @@ export interface BuiltStages {
   stages: Stage[];
 }
 
-export async function buildStages(o: CliRunOptions, sinkKind: 'ldif' | 'ldap', warn: (m: string) => void): Promise<Stage[]> {
+/** What the ordering stage may ask the target: does this entry (a parent not in the input) exist there already? */
+export interface TargetLookup {
+  /** The server's naming contexts (root DSE): they and what is above them count as present. */
+  namingContexts: string[];
+  exists: (ndn: string) => Promise<boolean>;
+  close: () => Promise<void>;
+}
+
+/** A lookup against the LDAP sink's server on a connection of its own, opened on first use. */
+export async function ldapTargetLookup(sinkSpec: string, o: CliRunOptions): Promise<TargetLookup> {
+  const { connectLdap, parseLdapUrl } = await import('./sources/ldap-server.js');
+  const url = parseLdapUrl(sinkSpec, 'sink URL');
+  const password = readSecret(o.passwordFile, 'LDAPFLOW_PASSWORD', 'bind');
+  // Connect now: a wrong password or an unreachable server is reported before any work.
+  const client = await connectLdap(url, { dn: o.bindDn, password }, { tls: { caFile: o.caFile, startTls: o.starttls } });
+  let namingContexts: string[] = [];
+  try {
+    const { searchEntries } = await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['namingContexts'] });
+    const nc = searchEntries[0]?.namingContexts;
+    namingContexts = (Array.isArray(nc) ? nc : nc === undefined ? [] : [nc]).map(String).filter((d) => d !== '');
+  } catch {
+    // A server that hides its root DSE: parents are then checked one by one.
+  }
+  return {
+    namingContexts,
+    async exists(ndn: string) {
+      try {
+        await client.search(ndn, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
+        return true;
+      } catch (err) {
+        if ((err as { code?: number }).code === 32) return false; // noSuchObject
+        throw new LdapflowError('LDAP_LOOKUP_FAILED', `cannot check whether "${ndn}" exists on ${url.display}: ${(err as Error).message}`, { dn: ndn });
+      }
+    },
+    async close() {
+      try { await client.unbind(); } catch { /* gone */ }
+    },
+  };
+}
+
+export async function buildStages(o: CliRunOptions, sinkKind: 'ldif' | 'ldap', warn: (m: string) => void, target?: TargetLookup): Promise<Stage[]> {
   if (o.passthrough) return [];
   const stages: Stage[] = [];
   const { loadPreset, validatePreset, mergePresets } = await import('./presets/index.js');
@@ -202,9 +242,10 @@ export async function buildStages(o: CliRunOptions, sinkKind: 'ldif' | 'ldap', w
     stages.push(orderDependencies({
       createMissingParents: o.createMissingParents,
       ...(preset?.referenceAttributes ? { referenceAttributes: preset.referenceAttributes } : {}),
-      danglingReferences: preset?.danglingReferences === 'remove' ? 'remove' : 'keep',
+      danglingReferences: preset?.danglingReferences ?? 'keep',
       ...(o.bufferEntries ? { bufferEntries: o.bufferEntries } : {}),
       ...(o.state ? { stateDir: o.state } : {}),
+      ...(target ? { existing: target.exists, ...(target.namingContexts.length ? { baseDn: target.namingContexts } : {}) } : {}),
       sinkKind,
     }));
   }
@@ -222,7 +263,8 @@ export async function buildRun(sourceSpec: string, sinkSpec: string, o: CliRunOp
   const cp = await planCheckpoints(sourceSpec, sinkSpec, o, rejectFile);
   if (cp) rejectFile = cp.rejectFile;
   const sink = await buildSink(sinkSpec, o, cp?.sinkResume).catch(async (err) => { await cp?.close(); throw err; });
-  let stages = await buildStages(o, sink.kind, (m) => process.stderr.write(`ldapflow: warning: ${m}\n`));
+  const target = sink.kind === 'ldap' && o.order && !o.passthrough ? await ldapTargetLookup(sinkSpec, o) : undefined;
+  let stages = await buildStages(o, sink.kind, (m) => process.stderr.write(`ldapflow: warning: ${m}\n`), target);
   let runMapStages: RunOptions['runMapStages'];
   if (o.workers !== 0 && stages.some((s) => s.kind === 'map')) {
     // Map stages on the worker pool (--workers N; default from the benchmark); an LDIF source is parsed there too.
@@ -245,7 +287,8 @@ export async function buildRun(sourceSpec: string, sinkSpec: string, o: CliRunOp
       ...(runMapStages ? { runMapStages } : {}),
       ...(cp ? { checkpoints: cp.checkpoints } : {}),
     },
-    ...(cp ? { close: () => cp.close(), notes: cp.notes } : {}),
+    close: async () => { await target?.close(); await cp?.close(); },
+    ...(cp ? { notes: cp.notes } : {}),
     partialNote: sink.kind === 'ldif' && sinkSpec !== '-' ? `partial output kept in ${basename(sinkSpec)}.partial` : undefined,
   };
 }
