@@ -47,10 +47,10 @@ async function migrate(input: string, dir: string, tag: string, workers: number,
 
 const comparable = (s: Summary) => ({ read: s.read, written: s.written, rejected: s.rejected, rejects: s.rejects, fixes: s.fixes, status: s.status });
 
-async function sameAsInline(t: Test, dir: string, input: string, tag: string, extra: Partial<CliRunOptions> = {}) {
+async function sameAsInline(t: Test, dir: string, input: string, tag: string, extra: Partial<CliRunOptions> = {}, workers = [1, 2]) {
   const base = await migrate(input, dir, tag, 0, extra);
   t.ok(base.summary.written > 0, `${tag}: inline wrote ${base.summary.written} entries`);
-  for (const w of [1, 2]) {
+  for (const w of workers) {
     const got = await migrate(input, dir, tag, w, extra);
     t.ok(got.ldif.equals(base.ldif), `${tag}: LDIF output with ${w} worker(s) is byte-identical (${got.ldif.length} bytes)`);
     t.ok(got.rejects.equals(base.rejects), `${tag}: reject file with ${w} worker(s) is byte-identical`);
@@ -113,7 +113,8 @@ t.test('the CLI pipeline: a generated 20k OID export, inline vs 1 and 2 workers,
   const base = await sameAsInline(t, dir, big, 'gen20k');
   t.equal(base.summary.read, 20000, 'every generated entry was read');
   t.equal(base.summary.written + base.summary.rejected, 20000, 'every entry is written or rejected');
-  await sameAsInline(t, dir, big, 'gen20k-no-order', { order: false });
+  // Without the ordering barrier the pool's batches go straight to the sink (2 workers: the 1-worker path is the same code).
+  await sameAsInline(t, dir, big, 'gen20k-no-order', { order: false }, [2]);
 });
 
 t.test('raw chunks parsed in workers: origins, order and rejects are those of the inline reader', async (t) => {
