@@ -161,44 +161,26 @@ export interface BuiltStages {
   stages: Stage[];
 }
 
-/** What the ordering stage may ask the target: does this entry (a parent not in the input) exist there already? */
+/** The LDAP sink's naming contexts (root DSE), read once before the run: they and what is above them count as present. */
 export interface TargetLookup {
-  /** The server's naming contexts (root DSE): they and what is above them count as present. */
   namingContexts: string[];
-  exists: (ndn: string) => Promise<boolean>;
-  close: () => Promise<void>;
 }
 
-/** A lookup against the LDAP sink's server on a connection of its own, opened on first use. */
 export async function ldapTargetLookup(sinkSpec: string, o: CliRunOptions): Promise<TargetLookup> {
   const { connectLdap, parseLdapUrl } = await import('./sources/ldap-server.js');
   const url = parseLdapUrl(sinkSpec, 'sink URL');
   const password = readSecret(o.passwordFile, 'LDAPFLOW_PASSWORD', 'bind');
   // Connect now: a wrong password or an unreachable server is reported before any work.
   const client = await connectLdap(url, { dn: o.bindDn, password }, { tls: { caFile: o.caFile, startTls: o.starttls } });
-  let namingContexts: string[] = [];
   try {
     const { searchEntries } = await client.search('', { scope: 'base', filter: '(objectClass=*)', attributes: ['namingContexts'] });
     const nc = searchEntries[0]?.namingContexts;
-    namingContexts = (Array.isArray(nc) ? nc : nc === undefined ? [] : [nc]).map(String).filter((d) => d !== '');
+    return { namingContexts: (Array.isArray(nc) ? nc : nc === undefined ? [] : [nc]).map(String).filter((d) => d !== '') };
   } catch {
-    // A server that hides its root DSE: parents are then checked one by one.
+    return { namingContexts: [] }; // a server that hides its root DSE: the stage then finds the top entries itself
+  } finally {
+    try { await client.unbind(); } catch { /* gone */ }
   }
-  return {
-    namingContexts,
-    async exists(ndn: string) {
-      try {
-        await client.search(ndn, { scope: 'base', filter: '(objectClass=*)', attributes: ['1.1'] });
-        return true;
-      } catch (err) {
-        if ((err as { code?: number }).code === 32) return false; // noSuchObject
-        throw new LdapflowError('LDAP_LOOKUP_FAILED', `cannot check whether "${ndn}" exists on ${url.display}: ${(err as Error).message}`, { dn: ndn });
-      }
-    },
-    async close() {
-      try { await client.unbind(); } catch { /* gone */ }
-    },
-  };
 }
 
 export async function buildStages(o: CliRunOptions, sinkKind: 'ldif' | 'ldap', warn: (m: string) => void, target?: TargetLookup): Promise<Stage[]> {
@@ -245,7 +227,9 @@ export async function buildStages(o: CliRunOptions, sinkKind: 'ldif' | 'ldap', w
       danglingReferences: preset?.danglingReferences ?? 'keep',
       ...(o.bufferEntries ? { bufferEntries: o.bufferEntries } : {}),
       ...(o.state ? { stateDir: o.state } : {}),
-      ...(target ? { existing: target.exists, ...(target.namingContexts.length ? { baseDn: target.namingContexts } : {}) } : {}),
+      // Only the target's naming contexts, never a per-parent lookup: a resumed run replays the input and skips what was
+      // written, so the order must depend on the input alone, not on what the target holds at the time.
+      ...(target?.namingContexts.length ? { baseDn: target.namingContexts } : {}),
       sinkKind,
     }));
   }
@@ -287,7 +271,7 @@ export async function buildRun(sourceSpec: string, sinkSpec: string, o: CliRunOp
       ...(runMapStages ? { runMapStages } : {}),
       ...(cp ? { checkpoints: cp.checkpoints } : {}),
     },
-    close: async () => { await target?.close(); await cp?.close(); },
+    ...(cp ? { close: () => cp.close() } : {}),
     ...(cp ? { notes: cp.notes } : {}),
     partialNote: sink.kind === 'ldif' && sinkSpec !== '-' ? `partial output kept in ${basename(sinkSpec)}.partial` : undefined,
   };

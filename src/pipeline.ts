@@ -161,6 +161,9 @@ export async function run(opts: RunOptions): Promise<Summary> {
   }
   if (opts.alwaysWriteRejectFile) openRejects();
 
+  // Fault injection for the crash tests: die like `kill -9` the moment this many records are written. Deterministic where
+  // an outside kill races the run; never set in normal use.
+  const killAtWritten = process.env.LDAPFLOW_TEST_KILL_AT_WRITTEN ? Number(process.env.LDAPFLOW_TEST_KILL_AT_WRITTEN) : undefined;
   let pendingReject: Promise<void> = Promise.resolve();
   let rejectDraining = false;
   const writeReject = (r: Reject) => {
@@ -266,7 +269,11 @@ export async function run(opts: RunOptions): Promise<Summary> {
   try {
     await sink.open({
       reject: writeReject,
-      acknowledge: (_seq, n) => { written += n; acked++; },
+      acknowledge: (_seq, n) => {
+        written += n;
+        acked++;
+        if (killAtWritten !== undefined && written >= killAtWritten) process.kill(process.pid, 'SIGKILL');
+      },
       count: cps ? (code, n = 1) => { sinkCounts[code] = (sinkCounts[code] ?? 0) + n; ctx.count(code, n); } : ctx.count,
       signal,
     });
