@@ -25,24 +25,27 @@ export interface ReadLdifOptions {
   maxRecordBytes?: number;
 }
 
+/** Whether an input is standard input, and its size when it is a file; a missing file or a directory is a coded error. */
+export function inputInfo(input: string, stream?: Readable): { isStdin: boolean; totalBytes?: number } {
+  const isStdin = input === '-' && !stream;
+  if (isStdin || stream) return { isStdin };
+  try {
+    const st = statSync(input);
+    if (st.isDirectory()) throw new LdapflowError('SOURCE_NOT_A_FILE', `${input}: is a directory, not an LDIF file`);
+    return { isStdin, totalBytes: st.size };
+  } catch (err) {
+    if (err instanceof LdapflowError) throw err;
+    throw new LdapflowError('SOURCE_NOT_FOUND', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read: ${(err as Error).message}`, { file: input });
+  }
+}
+
 export function readLdif(opts: ReadLdifOptions): Source {
   if (!opts || typeof opts.input !== 'string' || opts.input === '') {
     throw new LdapflowError('OPTION_INVALID', 'readLdif: option "input" must be a path or "-"');
   }
   const batchSize = opts.batchSize ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new LdapflowError('OPTION_INVALID', `readLdif: option "batchSize" must be a positive integer, got ${batchSize}`);
-  const isStdin = opts.input === '-' && !opts.stream;
-  let totalBytes: number | undefined;
-  if (!isStdin && !opts.stream) {
-    try {
-      const st = statSync(opts.input);
-      if (st.isDirectory()) throw new LdapflowError('SOURCE_NOT_A_FILE', `${opts.input}: is a directory, not an LDIF file`);
-      totalBytes = st.size;
-    } catch (err) {
-      if (err instanceof LdapflowError) throw err;
-      throw new LdapflowError('SOURCE_NOT_FOUND', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read: ${(err as Error).message}`, { file: opts.input });
-    }
-  }
+  const { isStdin, totalBytes } = inputInfo(opts.input, opts.stream);
   let bytes = 0;
   const name = isStdin ? '-' : opts.input;
   return {

@@ -14,7 +14,7 @@
  * into one fatal LdapflowError naming the stage, DN and line (never a hang), and destroy the pool at the end, on an
  * error and on abort.
  */
-import { createReadStream, existsSync, statSync } from 'node:fs';
+import { createReadStream, existsSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,7 @@ import { LdapflowError } from '../errors.js';
 import type { Batch, Reject } from '../entry.js';
 import type { MapStage, Source, Stage } from '../stage.js';
 import type { ParseMode } from '../sources/ldif-parser.js';
+import { inputInfo } from '../sources/ldif-file.js';
 import { decodeRecords, encodeRecords } from './record-codec.js';
 import { hasFactory } from './registry.js';
 import type { FatalInfo, StageSpec, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
@@ -267,18 +268,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
     if (!canRunInWorker(s, v.custom)) throw new LdapflowError('OPTION_INVALID', `readLdifInWorkers: stage "${s.name}" cannot run in a worker (no known worker factory)`);
   }
   const maxRecordBytes = opts.maxRecordBytes ?? 256 * 1024 * 1024;
-  const isStdin = opts.input === '-' && !opts.stream;
-  let totalBytes: number | undefined;
-  if (!isStdin && !opts.stream) {
-    try {
-      const st = statSync(opts.input);
-      if (st.isDirectory()) throw new LdapflowError('SOURCE_NOT_A_FILE', `${opts.input}: is a directory, not an LDIF file`);
-      totalBytes = st.size;
-    } catch (err) {
-      if (err instanceof LdapflowError) throw err;
-      throw new LdapflowError('SOURCE_NOT_FOUND', (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : `cannot read: ${(err as Error).message}`, { file: opts.input });
-    }
-  }
+  const { isStdin, totalBytes } = inputInfo(opts.input, opts.stream);
   const name = isStdin ? '-' : opts.input;
   const file = name === '-' ? '<stdin>' : name;
   let bytes = 0;
