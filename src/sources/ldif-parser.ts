@@ -91,6 +91,9 @@ export class LdifParser {
   private lowerCache = new Map<string, string>();
   /** Whether the record being parsed is pure ASCII (then no value needs UTF-8 decoding). */
   private recordAscii = true;
+  /** Whether the current chunk has no byte above 0x7f, and whether the pending record took a line from a chunk that had. */
+  private chunkAscii = true;
+  private recMaybeNonAscii = false;
 
   constructor(opts: ParseOptions = {}) {
     this.file = opts.file ?? '<input>';
@@ -107,14 +110,31 @@ export class LdifParser {
         file: this.file, line: this.lineNo + 1 + countLines(this.tail) + countLines(text.slice(0, nul)),
       });
     }
-    let data = this.tail ? this.tail + text : text;
-    this.tail = '';
-    if (data.indexOf('\r') >= 0) {
+    // Non-ASCII is looked for once per chunk; records of ASCII chunks need no UTF-8 decoding at all.
+    const tailAscii = this.chunkAscii;
+    this.chunkAscii = !NON_ASCII.test(text);
+    let data = text;
+    let pos = 0;
+    if (data.indexOf('\r') >= 0 || this.tail.endsWith('\r')) {
       // CRLF (or mixed) line ends: make them LF; a CR at the very end waits for its LF in the next chunk.
-      data = data.replace(/\r\n/g, '\n');
+      if (this.tail && !tailAscii) this.chunkAscii = false;
+      data = (this.tail + data).replace(/\r\n/g, '\n');
+      this.tail = '';
+    } else if (this.tail) {
+      // Finish the pending line with a small concatenation: joining the tail to the whole chunk would copy the chunk.
+      const nl = data.indexOf('\n');
+      if (nl < 0) {
+        this.tail += data;
+        if (this.tail.length + this.recBytes > this.maxRecordBytes) this.tooBig();
+        return;
+      }
+      if (!tailAscii) this.recMaybeNonAscii = true;
+      this.block(this.tail + data.slice(0, nl), out);
+      this.lineNo++;
+      this.tail = '';
+      pos = nl + 1;
     }
     // Cut at blank lines with a native search; blank lines holding spaces are handled line by line below.
-    let pos = 0;
     for (;;) {
       const sep = data.indexOf('\n\n', pos);
       if (sep < 0) break;
@@ -161,15 +181,17 @@ export class LdifParser {
       }
       if (this.recLines.length === 0) this.recStart = this.lineNo;
       this.recLines.push(t);
+      if (!this.chunkAscii) this.recMaybeNonAscii = true;
       this.recBytes += t.length + 1;
     }
     this.lineNo--; // the caller counts the newline that ends the block's last line
   }
 
-  private takeRecord(): { lines: string[]; start: number } {
-    const r = { lines: this.recLines, start: this.recStart };
+  private takeRecord(): { lines: string[]; start: number; maybeNonAscii: boolean } {
+    const r = { lines: this.recLines, start: this.recStart, maybeNonAscii: this.recMaybeNonAscii };
     this.recLines = [];
     this.recBytes = 0;
+    this.recMaybeNonAscii = false;
     return r;
   }
 
@@ -183,13 +205,15 @@ export class LdifParser {
 
   private flush(out: ParseOutput): void {
     if (!this.recLines.length) return;
-    const { lines, start } = this.takeRecord();
-    this.parseRecord(lines, start, out);
+    const { lines, start, maybeNonAscii } = this.takeRecord();
+    this.parseRecord(lines, start, out, maybeNonAscii);
   }
 
-  private parseRecord(lines: string[], start: number, out: ParseOutput): void {
+  private parseRecord(lines: string[], start: number, out: ParseOutput, maybeNonAscii: boolean): void {
     this.recordAscii = true;
-    for (let i = 0; i < lines.length; i++) if (NON_ASCII.test(lines[i])) { this.recordAscii = false; break; }
+    if (maybeNonAscii) {
+      for (let i = 0; i < lines.length; i++) if (NON_ASCII.test(lines[i])) { this.recordAscii = false; break; }
+    }
     let logical: Line[];
     try {
       logical = this.unfold(lines, start);
