@@ -122,7 +122,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--summary <file>', 'write the run summary as JSON')
     .option('--max-errors <n>', 'stop with exit 1 once more than N records are rejected', int('--max-errors'))
     .option('--max-error-rate <r>', 'stop with exit 1 once the rejected fraction exceeds R (0..1), checked from 1,000 records on', rate)
-    .option('--batch-size <n>', 'records per batch', int('--batch-size'), 1000)
+    .option('--batch-size <n>', 'records per batch (250: measured best on 2 cores; larger batches outlive the young generation)', int('--batch-size'), 250)
     .addOption(new Option('--mode <mode>', 'how to read LDIF records').choices(['auto', 'entries', 'changes']).default('auto'))
     .option('--passthrough', 'no transformation: read and write records as they are (also --no-fix-schema --no-categorize --no-order)')
     .option('--no-fix-schema', 'do not run the schema fix stage')

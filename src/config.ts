@@ -226,6 +226,7 @@ export async function buildStages(o: CliRunOptions, sinkKind: 'ldif' | 'ldap', w
       ...(preset?.referenceAttributes ? { referenceAttributes: preset.referenceAttributes } : {}),
       danglingReferences: preset?.danglingReferences ?? 'keep',
       ...(o.bufferEntries ? { bufferEntries: o.bufferEntries } : {}),
+      batchSize: o.batchSize,
       ...(o.state ? { stateDir: o.state } : {}),
       // Only the target's naming contexts, never a per-parent lookup: a resumed run replays the input and skips what was
       // written, so the order must depend on the input alone, not on what the target holds at the time.

@@ -53,7 +53,7 @@ export function readLdif(opts: ReadLdifOptions): Source {
     totalBytes,
     bytesRead: () => bytes,
     async *batches(signal: AbortSignal): AsyncGenerator<Batch> {
-      const raw: Readable = opts.stream ?? (isStdin ? process.stdin : createReadStream(opts.input, { highWaterMark: 1 << 20 }));
+      const raw: Readable = opts.stream ?? (isStdin ? process.stdin : createReadStream(opts.input, { highWaterMark: 1 << 16 }));
       const parser = new LdifParser({ file: name === '-' ? '<stdin>' : name, mode: opts.mode, resolveUrl: opts.resolveUrl, maxRecordBytes: opts.maxRecordBytes });
       let seq = 0;
       let out: ParseOutput = { records: [], rejects: [] };
