@@ -39,6 +39,37 @@ export function inputInfo(input: string, stream?: Readable): { isStdin: boolean;
   }
 }
 
+/** The input's bytes, gunzipped when asked (`gzip`), named `.gz`, or starting with the gzip magic bytes. */
+export async function* decodedInput(raw: Readable, opts: { input: string; gzip?: boolean }, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  let gunzip = opts.gzip ?? (opts.input.endsWith('.gz') ? true : undefined);
+  let first: IteratorResult<Buffer> | undefined;
+  if (gunzip === undefined) {
+    first = await it.next();
+    gunzip = !first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b;
+  }
+  const replay = async function* (): AsyncGenerator<Buffer> {
+    if (first && !first.done) yield first.value;
+    for (;;) {
+      const r = await it.next();
+      if (r.done) return;
+      yield r.value;
+    }
+  };
+  if (!gunzip) {
+    for await (const c of replay()) { onBytes(c.length); yield c; }
+    return;
+  }
+  const gz = createGunzip();
+  (async () => {
+    try {
+      for await (const c of replay()) { onBytes(c.length); if (!gz.write(c)) await new Promise((r) => gz.once('drain', r)); }
+      gz.end();
+    } catch (err) { gz.destroy(err as Error); }
+  })();
+  for await (const c of gz) yield c as Buffer;
+}
+
 export function readLdif(opts: ReadLdifOptions): Source {
   if (!opts || typeof opts.input !== 'string' || opts.input === '') {
     throw new LdapflowError('OPTION_INVALID', 'readLdif: option "input" must be a path or "-"');
@@ -57,46 +88,13 @@ export function readLdif(opts: ReadLdifOptions): Source {
       const parser = new LdifParser({ file: name === '-' ? '<stdin>' : name, mode: opts.mode, resolveUrl: opts.resolveUrl, maxRecordBytes: opts.maxRecordBytes });
       let seq = 0;
       let out: ParseOutput = { records: [], rejects: [] };
-      let input: AsyncIterable<Buffer> = raw;
-      let gunzip = opts.gzip ?? (opts.input.endsWith('.gz') ? true : undefined);
       // Abort (Ctrl-C) must not wait for the next chunk: a slow or idle stdin would hold the run open. Destroying the
       // input ends the read; the error that causes is not reported (the run was stopped on purpose).
       const onAbort = () => raw.destroy();
       if (signal.aborted) return;
       signal.addEventListener('abort', onAbort, { once: true });
-      const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-      let first: IteratorResult<Buffer> | undefined;
-      if (gunzip === undefined) {
-        try {
-          first = await it.next();
-        } catch (err) {
-          signal.removeEventListener('abort', onAbort);
-          if (signal.aborted) return;
-          throw new LdapflowError('SOURCE_READ_FAILED', `${name}: ${(err as Error).message}`, { file: name, cause: err });
-        }
-        gunzip = !first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b;
-      }
-      const replay = async function* (): AsyncGenerator<Buffer> {
-        if (first && !first.done) yield first.value;
-        for (;;) {
-          const r = await it.next();
-          if (r.done) return;
-          yield r.value;
-        }
-      };
-      if (gunzip) {
-        const gz = createGunzip();
-        const src = replay();
-        (async () => {
-          try {
-            for await (const c of src) { bytes += c.length; if (!gz.write(c)) await new Promise((r) => gz.once('drain', r)); }
-            gz.end();
-          } catch (err) { gz.destroy(err as Error); }
-        })();
-        input = gz;
-      } else {
-        input = (async function* () { for await (const c of replay()) { bytes += c.length; yield c; } })();
-      }
+      // Read errors, the first chunk's included, surface in the loop below (reported unless the run was aborted).
+      const input = decodedInput(raw, opts, (n) => { bytes += n; });
       try {
         for await (const chunk of input) {
           if (signal.aborted) break;

@@ -15,7 +15,6 @@
  * error and on abort.
  */
 import { createReadStream, existsSync } from 'node:fs';
-import { createGunzip } from 'node:zlib';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
@@ -24,7 +23,7 @@ import { LdapflowError } from '../errors.js';
 import type { Batch, Reject } from '../entry.js';
 import type { MapStage, Source, Stage } from '../stage.js';
 import type { ParseMode } from '../sources/ldif-parser.js';
-import { inputInfo } from '../sources/ldif-file.js';
+import { decodedInput, inputInfo } from '../sources/ldif-file.js';
 import { decodeRecords, encodeRecords } from './record-codec.js';
 import { hasFactory } from './registry.js';
 import type { FatalInfo, StageSpec, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
@@ -290,7 +289,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
       let doneBytes = 0;
       let doneRecords = 0;
       let readError: unknown;
-      const input = decoded(raw, opts, (n) => { bytes += n; });
+      const input = decodedInput(raw, opts, (n) => { bytes += n; });
 
       const jobs = (async function* () {
         // The bytes of the chunk being filled, in a buffer of its own (transferred to the worker, never copied again).
@@ -391,37 +390,6 @@ function readFailure(err: unknown, name: string): LdapflowError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') return new LdapflowError('SOURCE_BAD_GZIP', `${name}: not a valid gzip file (${(err as Error).message})`, { file: name });
   return new LdapflowError('SOURCE_READ_FAILED', `${name}: ${(err as Error).message}`, { file: name, cause: err });
-}
-
-/** The input's bytes, gunzipped when asked, named `.gz`, or starting with the gzip magic bytes. */
-async function* decoded(raw: Readable, opts: ReadLdifInWorkersOptions, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
-  const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let gunzip = opts.gzip ?? (opts.input.endsWith('.gz') ? true : undefined);
-  let first: IteratorResult<Buffer> | undefined;
-  if (gunzip === undefined) {
-    first = await it.next();
-    gunzip = !first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b;
-  }
-  const replay = async function* (): AsyncGenerator<Buffer> {
-    if (first && !first.done) yield first.value;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield r.value;
-    }
-  };
-  if (!gunzip) {
-    for await (const c of replay()) { onBytes(c.length); yield c; }
-    return;
-  }
-  const gz = createGunzip();
-  (async () => {
-    try {
-      for await (const c of replay()) { onBytes(c.length); if (!gz.write(c)) await new Promise((r) => gz.once('drain', r)); }
-      gz.end();
-    } catch (err) { gz.destroy(err as Error); }
-  })();
-  for await (const c of gz) yield c as Buffer;
 }
 
 export interface PlanWorkersOptions {
