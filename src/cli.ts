@@ -239,4 +239,3 @@ if (isMain) {
   process.exitCode = code;
 }
 
-export { LdapflowError };

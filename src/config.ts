@@ -157,10 +157,6 @@ export async function buildSink(spec: string, o: CliRunOptions, resume?: { ldifO
   return writeLdif({ output: spec, wrap: o.wrap, ...(resume?.ldifOffset !== undefined ? { resumeAt: resume.ldifOffset } : {}) });
 }
 
-export interface BuiltStages {
-  stages: Stage[];
-}
-
 /** The LDAP sink's naming contexts (root DSE), read once before the run: they and what is above them count as present. */
 export interface TargetLookup {
   namingContexts: string[];

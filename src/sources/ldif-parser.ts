@@ -245,7 +245,7 @@ export class LdifParser {
       const [name, value] = this.splitLine(l0);
       if (name.toLowerCase() !== 'dn') throw new RecordError('LDIF_MISSING_DN', `record does not start with "dn:" (found "${truncate(name)}:")`, l0.line);
       dn = this.valueAsText(value, l0.line, 'DN');
-      if (dn !== dn.trim() && dn.trim() === '' ) dn = '';
+      if (dn.trim() === '') dn = '';
       out.records.push(this.record(dn, logical, origin));
     } catch (err) {
       this.rejectRaw(err, lines, start, dn, out, index);
@@ -293,8 +293,7 @@ export class LdifParser {
 
   /** `name: value` -> [name, rest starting at the colon's follower]. The rest keeps its `:` or `<` marker. */
   private splitLine(l: Line): [string, string] {
-    const i = l.text.indexOf(':');
-    if (i < 0) throw new RecordError('LDIF_MISSING_COLON', `line has no ":" ("${truncate(latin1ToUtf8(l.text))}")`, l.line);
+    const i = colonOf(l);
     return [l.text.slice(0, i), l.text.slice(i + 1)];
   }
 
@@ -406,8 +405,7 @@ export class LdifParser {
     for (let i = from; i < logical.length; i++) {
       const l = logical[i];
       const t = l.text;
-      const c = t.indexOf(':');
-      if (c < 0) throw new RecordError('LDIF_MISSING_COLON', `line has no ":" ("${truncate(latin1ToUtf8(t))}")`, l.line);
+      const c = colonOf(l);
       const name = t.slice(0, c);
       const key = this.attrName(name, l.line);
       if (key === 'dn') throw new RecordError('LDIF_DN_INSIDE_RECORD', 'a second "dn:" line inside a record (missing blank line between records?)', l.line);
@@ -450,8 +448,7 @@ export class LdifParser {
       for (; i < logical.length; i++) {
         const vl = logical[i];
         if (vl.text === '-' || vl.text.trim() === '-') { dash = true; break; } // "-" with trailing spaces tolerated
-        const c = vl.text.indexOf(':');
-        if (c < 0) throw new RecordError('LDIF_MISSING_COLON', `line has no ":" ("${truncate(latin1ToUtf8(vl.text))}")`, vl.line);
+        const c = colonOf(vl);
         const vname = vl.text.slice(0, c);
         const vkey = this.attrName(vname, vl.line);
         if (vkey !== attrKey) {
@@ -520,6 +517,13 @@ export class LdifParser {
     }
     return { oid: m[1], criticality: (m[2] ?? '').toLowerCase() === 'true', value };
   }
+}
+
+/** Index of the colon that ends a line's attribute description; a line without one is malformed. */
+function colonOf(l: Line): number {
+  const i = l.text.indexOf(':');
+  if (i < 0) throw new RecordError('LDIF_MISSING_COLON', `line has no ":" ("${truncate(latin1ToUtf8(l.text))}")`, l.line);
+  return i;
 }
 
 function hasBinaryOption(key: string): boolean {
