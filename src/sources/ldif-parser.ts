@@ -48,6 +48,8 @@ class RecordError extends Error {
 const ATTR_DESC = /^[A-Za-z0-9][A-Za-z0-9-]*(?:\.[0-9]+)*(?:;[A-Za-z0-9-]+)*$/;
 const B64_BAD = /[^A-Za-z0-9+/=]|=[^=]/;
 const NON_ASCII = /[\x80-\xff]/;
+const NON_ASCII_G = /[\x80-\xff]/g;
+let scratch = Buffer.allocUnsafe(4096);
 const latin1ToUtf8 = (s: string): string => (NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
 
 function defaultResolveUrl(url: string): Uint8Array {
@@ -77,12 +79,16 @@ export class LdifParser {
   readonly mode: ParseMode;
   private readonly resolveUrl: (url: string) => Uint8Array;
   private readonly maxRecordBytes: number;
-  /** Incomplete last line of the previous push. */
-  private tail = '';
-  /** Lines of the record being collected (raw, folded) and where it starts. */
-  private recLines: string[] = [];
-  private recStart = 0;
-  private recBytes = 0;
+  /**
+   * The unfinished end of the input: the start of a record whose end has not arrived (its last line may be partial).
+   * Kept as pieces and joined only when a chunk brings a record boundary, so a huge record is never re-copied per chunk.
+   */
+  private pieces: string[] = [];
+  private piecesLen = 0;
+  /** Whether every piece is pure ASCII (then no value of the record needs UTF-8 decoding). */
+  private piecesAscii = true;
+  /** A CR at the very end of the last chunk, waiting to see whether an LF follows. */
+  private pendingCR = false;
   /** Lines consumed so far. */
   lineNo = 0;
   /** Records seen (parsed or rejected), used as the record index. */
@@ -91,9 +97,12 @@ export class LdifParser {
   private lowerCache = new Map<string, string>();
   /** Whether the record being parsed is pure ASCII (then no value needs UTF-8 decoding). */
   private recordAscii = true;
-  /** Whether the current chunk has no byte above 0x7f, and whether the pending record took a line from a chunk that had. */
-  private chunkAscii = true;
-  private recMaybeNonAscii = false;
+  /** Attribute descriptions of the previous plain entry by line position, and their lower-cased keys: exports repeat
+   * the same shape, so most names are recognized in place without cutting a string or hashing it. */
+  private shapeNames: string[] = [];
+  private shapeKeys: string[] = [];
+  /** Physical lines of the last record the fast path took. */
+  private fastLines = 0;
 
   constructor(opts: ParseOptions = {}) {
     this.file = opts.file ?? '<input>';
@@ -107,106 +116,241 @@ export class LdifParser {
     const nul = text.indexOf('\0');
     if (nul >= 0) {
       throw new LdapflowError('LDIF_NOT_TEXT', 'input holds a NUL byte: not an LDIF text file', {
-        file: this.file, line: this.lineNo + 1 + countLines(this.tail) + countLines(text.slice(0, nul)),
+        file: this.file, line: this.lineNo + 1 + countLines(this.pieces.join('')) + countLines(text.slice(0, nul)),
       });
     }
-    // Non-ASCII is looked for once per chunk; records of ASCII chunks need no UTF-8 decoding at all.
-    const tailAscii = this.chunkAscii;
-    this.chunkAscii = !NON_ASCII.test(text);
-    let data = text;
-    let pos = 0;
-    if (data.indexOf('\r') >= 0 || this.tail.endsWith('\r')) {
+    let chunk = text;
+    if (this.pendingCR) { chunk = '\r' + chunk; this.pendingCR = false; }
+    if (chunk.indexOf('\r') >= 0) {
       // CRLF (or mixed) line ends: make them LF; a CR at the very end waits for its LF in the next chunk.
-      if (this.tail && !tailAscii) this.chunkAscii = false;
-      data = (this.tail + data).replace(/\r\n/g, '\n');
-      this.tail = '';
-    } else if (this.tail) {
-      // Finish the pending line with a small concatenation: joining the tail to the whole chunk would copy the chunk.
-      const nl = data.indexOf('\n');
-      if (nl < 0) {
-        this.tail += data;
-        if (this.tail.length + this.recBytes > this.maxRecordBytes) this.tooBig();
-        return;
-      }
-      if (!tailAscii) this.recMaybeNonAscii = true;
-      this.block(this.tail + data.slice(0, nl), out);
-      this.lineNo++;
-      this.tail = '';
-      pos = nl + 1;
+      chunk = chunk.replace(/\r\n/g, '\n');
+      if (chunk.charCodeAt(chunk.length - 1) === 13) { this.pendingCR = true; chunk = chunk.slice(0, -1); }
     }
-    // Cut at blank lines with a native search; blank lines holding spaces are handled line by line below.
-    for (;;) {
-      const sep = data.indexOf('\n\n', pos);
-      if (sep < 0) break;
-      this.block(data.slice(pos, sep), out);
-      this.flush(out);
-      pos = sep + 1;
-      while (data.charCodeAt(pos) === 10) { pos++; this.lineNo++; }
-      this.lineNo++; // the newline that ended the block's last line
+    if (chunk.length === 0) return;
+    // Non-ASCII is looked for once per chunk; records of ASCII chunks need no UTF-8 decoding at all.
+    const chunkAscii = !NON_ASCII.test(chunk);
+    if (this.pieces.length && !mayEndRecord(chunk)) {
+      this.pieces.push(chunk);
+      this.piecesLen += chunk.length;
+      if (!chunkAscii) this.piecesAscii = false;
+      if (this.piecesLen > this.maxRecordBytes) this.tooBig();
+      return;
     }
-    if (pos < data.length) {
-      // Complete lines of an unfinished record are kept as lines (bounded by the record), the rest as the tail.
-      const lastNl = data.lastIndexOf('\n');
-      if (lastNl >= pos) {
-        this.block(data.slice(pos, lastNl), out);
-        this.lineNo++;
-        pos = lastNl + 1;
-      }
-      this.tail = data.slice(pos);
-      if (this.tail.length + this.recBytes > this.maxRecordBytes) this.tooBig();
+    let data = chunk;
+    let ascii = chunkAscii;
+    if (this.pieces.length) {
+      this.pieces.push(chunk);
+      data = this.pieces.join('');
+      ascii = ascii && this.piecesAscii;
+      this.pieces = [];
+      this.piecesLen = 0;
+      this.piecesAscii = true;
     }
-    if (this.recBytes > this.maxRecordBytes) this.tooBig();
+    this.scan(data, ascii, out, false);
   }
 
   /** End of input: the last record (with or without a final newline). */
   end(out: ParseOutput): void {
-    if (this.tail) {
-      const t = this.tail.endsWith('\r') ? this.tail.slice(0, -1) : this.tail;
-      this.tail = '';
-      this.block(t, out);
-    }
-    this.flush(out);
+    this.pendingCR = false; // a CR ending the input ends its last line
+    if (!this.pieces.length) return;
+    const data = this.pieces.join('');
+    const ascii = this.piecesAscii;
+    this.pieces = [];
+    this.piecesLen = 0;
+    this.piecesAscii = true;
+    this.scan(data, ascii, out, true);
   }
 
-  /** Lines of one stretch of text without blank lines between them, except lines holding only spaces. */
-  private block(text: string, out: ParseOutput): void {
-    const lines = text.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const t = lines[i];
-      this.lineNo++;
-      if (t.length === 0 || (t.charCodeAt(0) === 32 || t.charCodeAt(0) === 9) && t.trim() === '') {
-        // A blank line, or one holding only spaces/tabs, ends a record.
-        this.flush(out);
-        continue;
+  /** Records of `data` up to its last record boundary; the rest waits in `pieces` (or, at the end, is the last record). */
+  private scan(data: string, ascii: boolean, out: ParseOutput, last: boolean): void {
+    let pos = 0;
+    // Where the next non-ASCII character is: a record before it needs no UTF-8 decoding (most records of most exports).
+    let nonAscii = ascii ? Infinity : -1;
+    for (;;) {
+      while (data.charCodeAt(pos) === 10) { pos++; this.lineNo++; }
+      // Cut at blank lines with a native search; blank lines holding spaces are handled in block().
+      const sep = data.indexOf('\n\n', pos);
+      if (sep < 0) break;
+      if (nonAscii < pos) {
+        NON_ASCII_G.lastIndex = pos;
+        nonAscii = NON_ASCII_G.exec(data)?.index ?? Infinity;
       }
-      if (this.recLines.length === 0) this.recStart = this.lineNo;
-      this.recLines.push(t);
-      if (!this.chunkAscii) this.recMaybeNonAscii = true;
-      this.recBytes += t.length + 1;
+      this.block(data.slice(pos, sep), nonAscii >= sep, out);
+      pos = sep + 1;
     }
-    this.lineNo--; // the caller counts the newline that ends the block's last line
+    if (pos >= data.length) return;
+    let rest = pos ? data.slice(pos) : data;
+    if (last) {
+      if (rest.charCodeAt(rest.length - 1) === 10) rest = rest.slice(0, -1);
+      this.block(rest, ascii || !NON_ASCII.test(rest), out);
+      return;
+    }
+    if (BLANKISH_LINE.test(rest)) {
+      // Lines holding only spaces end records too: hand over everything up to the last complete one.
+      const lines = rest.split('\n');
+      let j = lines.length - 2;
+      while (j >= 0 && !isBlankish(lines[j])) j--;
+      if (j >= 0) {
+        this.lines(lines.slice(0, j + 1), out);
+        rest = lines.slice(j + 1).join('\n');
+      }
+    }
+    this.pieces = [rest];
+    this.piecesLen = rest.length;
+    this.piecesAscii = ascii || !NON_ASCII.test(rest);
+    if (this.piecesLen > this.maxRecordBytes) this.tooBig();
   }
 
-  private takeRecord(): { lines: string[]; start: number; maybeNonAscii: boolean } {
-    const r = { lines: this.recLines, start: this.recStart, maybeNonAscii: this.recMaybeNonAscii };
-    this.recLines = [];
-    this.recBytes = 0;
-    this.recMaybeNonAscii = false;
-    return r;
+  /** Complete lines without an empty line among them (no trailing newline); lines holding only spaces end records. */
+  private block(text: string, ascii: boolean, out: ParseOutput): void {
+    const start = this.lineNo + 1;
+    if (this.mode !== 'changes' && (text.charCodeAt(0) | 32) === 100 /* d */) {
+      // Most records: a plain entry, parsed in place (it declines anything else, blank-looking lines included).
+      const e = this.fastEntry(text, ascii, start);
+      if (e) {
+        this.sawRecord = true;
+        out.records.push(e);
+        this.lineNo += this.fastLines;
+        return;
+      }
+    }
+    if (BLANKISH_LINE.test(text)) this.lines(text.split('\n'), out);
+    else this.lineNo += this.recordLines(text.split('\n'), start, ascii, out);
+  }
+
+  /** Complete lines, some of which may hold only spaces (each ends the record before it). */
+  private lines(lines: string[], out: ParseOutput): void {
+    let from = 0;
+    for (let i = 0; i <= lines.length; i++) {
+      if (i < lines.length && !isBlankish(lines[i])) continue;
+      if (i > from) {
+        const rec = lines.slice(from, i);
+        this.lineNo += this.recordLines(rec, this.lineNo + 1, !rec.some((l) => NON_ASCII.test(l)), out);
+      }
+      if (i < lines.length) this.lineNo++;
+      from = i + 1;
+    }
+  }
+
+  /** One record's lines starting on line `start` (the general path); returns its number of lines. */
+  private recordLines(lines: string[], start: number, ascii: boolean, out: ParseOutput): number {
+    this.parseRecord(lines, start, out, !ascii);
+    return lines.length;
+  }
+
+  /**
+   * The common case without building lines: a plain entry (no comment, no change record, no URL value, nothing
+   * malformed). Returns null, having changed nothing, for anything else: the general path then parses the record
+   * and reports its errors.
+   */
+  private fastEntry(t: string, ascii: boolean, start: number): Entry | null {
+    const n = t.length;
+    const names = this.shapeNames;
+    const keys = this.shapeKeys;
+    const attrs = new Map<string, Attribute>();
+    let dn = '';
+    let p = 0;
+    let i = 0;
+    let lines = 0;
+    while (p < n) {
+      let e = t.indexOf('\n', p);
+      if (e < 0) e = n;
+      lines++;
+      let s = t;
+      let from = p;
+      let to = e;
+      if (e < n && t.charCodeAt(e + 1) === 32) {
+        // A folded line: join its continuation lines.
+        let joined = t.slice(p, e);
+        let q = e + 1;
+        while (q < n && t.charCodeAt(q) === 32) {
+          let e2 = t.indexOf('\n', q);
+          if (e2 < 0) e2 = n;
+          const c1 = t.charCodeAt(q + 1);
+          if ((e2 === q + 1 || c1 <= 32 || c1 === 0xa0) && isBlankish(t.slice(q, e2))) return null; // a blank-looking line ends the record
+          joined += t.slice(q + 1, e2);
+          lines++;
+          q = e2 + 1;
+        }
+        s = joined;
+        from = 0;
+        to = joined.length;
+        e = q - 1;
+      }
+      const c0 = s.charCodeAt(from);
+      if (c0 === 35 /* # */ || c0 === 9 /* a tab: maybe a blank-looking line */) return null;
+      const c = s.indexOf(':', from);
+      if (c < 0 || c >= to) return null;
+      let name: string;
+      let key: string;
+      const known = names[i];
+      if (known !== undefined && known.length === c - from && s.startsWith(known, from)) {
+        name = known;
+        key = keys[i];
+      } else {
+        name = s.slice(from, c);
+        let l = this.lowerCache.get(name);
+        if (l === undefined) {
+          if (!ATTR_DESC.test(name)) return null;
+          l = name.toLowerCase();
+          if (this.lowerCache.size > 10000) this.lowerCache.clear();
+          this.lowerCache.set(name, l);
+        }
+        key = l;
+        names[i] = name;
+        keys[i] = key;
+      }
+      let v: Value;
+      const f = s.charCodeAt(c + 1);
+      if (f === 58 /* : */) {
+        let k = c + 2;
+        while (k < to && s.charCodeAt(k) === 32) k++;
+        const b64 = s.slice(k, to);
+        // Decoded into a reused buffer: most base64 values are short UTF-8 text, and then no Buffer is allocated.
+        if (b64.length > scratch.length) scratch = Buffer.allocUnsafe(b64.length);
+        const len = scratch.write(b64, 'base64');
+        if (!validBase64(b64, len)) return null;
+        const text = scratch.toString('utf8', 0, len);
+        if (text.indexOf('\ufffd') < 0 || isUtf8(scratch.subarray(0, len))) v = text;
+        else {
+          const bytes = new Uint8Array(len);
+          bytes.set(scratch.subarray(0, len));
+          rememberBase64(bytes, b64);
+          v = bytes;
+        }
+      } else if (f === 60 /* < */) {
+        return null;
+      } else {
+        let k = c + 1;
+        while (k < to && s.charCodeAt(k) === 32) k++;
+        const raw = s.slice(k, to);
+        v = ascii ? raw : latin1ToUtf8(raw);
+      }
+      if (i === 0) {
+        if (key !== 'dn' || typeof v !== 'string') return null;
+        dn = v.trim() === '' ? '' : v;
+      } else {
+        if (key === 'dn') return null;
+        if (i === 1 && this.mode !== 'entries' && (key === 'changetype' || key === 'control')) return null;
+        const a = attrs.get(key);
+        if (a) a.values.push(v);
+        else attrs.set(key, { name, values: [v] });
+      }
+      i++;
+      p = e + 1;
+    }
+    if (i === 0) return null;
+    this.fastLines = lines;
+    const e: Entry = { kind: 'entry', dn, attrs, origin: { file: this.file, line: start, index: this.recordCount++ } };
+    return e;
   }
 
   private tooBig(): never {
     throw new LdapflowError(
       'LDIF_RECORD_TOO_LARGE',
       `record starting here exceeds ${this.maxRecordBytes} bytes without a blank line: record boundaries are lost`,
-      { file: this.file, line: this.recStart || this.lineNo },
+      { file: this.file, line: this.lineNo + 1 },
     );
-  }
-
-  private flush(out: ParseOutput): void {
-    if (!this.recLines.length) return;
-    const { lines, start, maybeNonAscii } = this.takeRecord();
-    this.parseRecord(lines, start, out, maybeNonAscii);
   }
 
   private parseRecord(lines: string[], start: number, out: ParseOutput, maybeNonAscii: boolean): void {
@@ -524,6 +668,19 @@ function colonOf(l: Line): number {
   const i = l.text.indexOf(':');
   if (i < 0) throw new RecordError('LDIF_MISSING_COLON', `line has no ":" ("${truncate(latin1ToUtf8(l.text))}")`, l.line);
   return i;
+}
+
+/** A line holding only spaces and tabs (ends a record, as real-world readers do). */
+const BLANKISH_LINE = /(?:^|\n)[ \t][ \t\v\f\r\xa0]*(?:\n|$)/;
+function isBlankish(t: string): boolean {
+  const c = t.charCodeAt(0);
+  return t.length === 0 || ((c === 32 || c === 9) && t.trim() === '');
+}
+
+/** Whether a chunk appended to an unfinished record could end it (or end a line of only spaces). */
+function mayEndRecord(chunk: string): boolean {
+  const c = chunk.charCodeAt(0);
+  return c === 10 || c === 32 || c === 9 || chunk.indexOf('\n\n') >= 0 || BLANKISH_LINE.test(chunk);
 }
 
 function hasBinaryOption(key: string): boolean {

@@ -5,11 +5,11 @@
  */
 import t from 'tap';
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { LdifParser, parseLdifText, type ParseOptions, type ParseOutput } from '../../src/sources/ldif-parser.js';
-import type { Entry, LdifRecord, Value } from '../../src/entry.js';
+import { getStrings, type Entry, type LdifRecord, type Value } from '../../src/entry.js';
 import { LdapflowError } from '../../src/errors.js';
 
 const parse = (text: string | Uint8Array, opts: ParseOptions = {}): ParseOutput => parseLdifText(text, { file: 't.ldif', ...opts });
@@ -670,4 +670,17 @@ t.test('a 5 MB base64 value parses, byte for byte', async (t) => {
   const v = attrs(out.records[0]).jpegPhoto[0];
   t.ok(v instanceof Uint8Array && Buffer.from(v).equals(bin));
   t.equal(out.records[1].origin?.line, text.split('\n').length - 2);
+});
+
+t.test('the bundled OID sample (raw UTF-8, base64, binary, folds, comments) parses the same in chunks of any size', async (t) => {
+  const bytes = readFileSync(new URL('../../samples/oid-export.ldif', import.meta.url));
+  const whole = parse(bytes);
+  t.equal(whole.rejects.length, 0, 'no rejects');
+  t.ok(whole.records.length >= 300, `${whole.records.length} records`);
+  const raw = whole.records.flatMap((r) => (r.kind === 'entry' ? getStrings(r, 'description') : [])).filter((s) => /[^\x00-\x7f]/.test(s));
+  t.ok(raw.length > 0, 'the sample holds raw UTF-8 descriptions');
+  t.notOk(raw.some((s) => s.includes('Ã')), 'raw UTF-8 decoded, not read as latin1');
+  const d = digest(whole);
+  // Chunks of 1 and 2 bytes split every multi-byte character; a record's non-ASCII bytes may all arrive in an earlier chunk.
+  for (const size of [1, 2, 3, 5, 64, 4096]) t.equal(digest(parseChunked(bytes, size)), d, `chunks of ${size}`);
 });
