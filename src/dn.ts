@@ -160,21 +160,39 @@ const SLOW = /[\\"+#<>;\0]|^\s*$|,\s*,/;
 /** The normalized form of a DN: equal strings mean the same entry. Throws DN_INVALID on a malformed DN. */
 export function normalizeDn(dn: string): string {
   if (!SLOW.test(dn)) {
-    const parts = dn.split(',');
-    let out = '';
-    for (let k = 0; k < parts.length; k++) {
-      const p = parts[k];
-      const eq = p.indexOf('=');
-      if (eq <= 0) return normalizeSlow(dn);
-      const type = p.slice(0, eq).trim();
-      if (!type || !ATTR_TYPE.test(type)) return normalizeSlow(dn);
-      const v = normValue(p.slice(eq + 1));
-      if (k) out += ',';
-      out += normType(type) + '=' + (v.includes('=') ? escapeDnValue(v) : v);
-    }
-    return out;
+    const n = normalizeSimple(dn);
+    if (n !== null) return n;
   }
   return normalizeSlow(dn);
+}
+
+/** Normalized parent parts ("ou=x,dc=example,dc=com" as spelled -> normalized): DNs share few parents. */
+const suffixes = new Map<string, string>();
+
+/**
+ * A DN without escapes, quotes or multi-valued RDNs: its first RDN normalized, then its parent's normalized form
+ * (remembered). null when a part is not `type=value` (the full parser then decides).
+ */
+function normalizeSimple(dn: string): string | null {
+  const i = dn.indexOf(',');
+  const first = i < 0 ? dn : dn.slice(0, i);
+  const eq = first.indexOf('=');
+  if (eq <= 0) return null;
+  const type = first.slice(0, eq).trim();
+  if (!type || !ATTR_TYPE.test(type)) return null;
+  const v = first.slice(eq + 1).trim().replace(/\s+/g, ' ').toLowerCase();
+  const head = normType(type) + '=' + (v.includes('=') ? escapeDnValue(v) : v);
+  if (i < 0) return head;
+  const rest = dn.slice(i + 1);
+  let tail = suffixes.get(rest);
+  if (tail === undefined) {
+    const t = normalizeSimple(rest);
+    if (t === null) return null;
+    if (suffixes.size >= 20000) suffixes.clear();
+    suffixes.set(rest, t);
+    tail = t;
+  }
+  return head + ',' + tail;
 }
 
 function normalizeSlow(dn: string): string {

@@ -65,10 +65,6 @@ export function foldComment(text: string, wrap = 76): string {
   return parts.join('\n ');
 }
 
-function formatDnLine(key: string, dn: string, wrap: number): string {
-  return formatAttr(key, dn, wrap);
-}
-
 function formatControl(c: Control, wrap: number): string {
   let spec = c.oid + (c.criticality ? ' true' : ' false');
   if (c.value !== null) {
@@ -81,35 +77,56 @@ function formatControl(c: Control, wrap: number): string {
 
 /** One record as LDIF text, ending with a newline (no blank separator line). */
 export function formatRecord(rec: LdifRecord, opts: FormatOptions = {}): string {
-  const wrap = opts.wrap ?? 76;
-  let s = formatDnLine('dn', rec.dn, wrap) + '\n';
-  if (rec.kind === 'entry') {
-    for (const a of rec.attrs.values()) for (const v of a.values) s += formatAttr(a.name, v, wrap) + '\n';
-    return s;
+  const out: string[] = [];
+  formatRecordTo(rec, out, opts.wrap ?? 76);
+  return out.join('');
+}
+
+/** `name: value` (or base64, folded) and its newline, pushed onto `out`. */
+function pushAttr(out: string[], name: string, v: Value, wrap: number): void {
+  if (typeof v === 'string' && !(wrap > 0 && name.length + 2 + v.length > wrap) && !NEEDS_B64.test(v)) {
+    if (v === '') out.push(name, ':\n');
+    else out.push(name, ': ', v, '\n');
+    return;
   }
-  for (const c of rec.controls ?? []) s += formatControl(c, wrap) + '\n';
-  s += 'changetype: ' + rec.changetype + '\n';
+  out.push(formatAttr(name, v, wrap), '\n');
+}
+
+/**
+ * One record's LDIF text pushed onto `out` as pieces: joined once per batch, they cost far less than growing a
+ * string line by line (every `+` is an allocation).
+ */
+export function formatRecordTo(rec: LdifRecord, out: string[], wrap = 76): void {
+  pushAttr(out, 'dn', rec.dn, wrap);
+  if (rec.kind === 'entry') {
+    for (const a of rec.attrs.values()) {
+      const vs = a.values;
+      for (let i = 0; i < vs.length; i++) pushAttr(out, a.name, vs[i], wrap);
+    }
+    return;
+  }
+  for (const c of rec.controls ?? []) out.push(formatControl(c, wrap), '\n');
+  out.push('changetype: ', rec.changetype, '\n');
   switch (rec.changetype) {
     case 'add':
-      for (const a of rec.attrs.values()) for (const v of a.values) s += formatAttr(a.name, v, wrap) + '\n';
+      for (const a of rec.attrs.values()) for (const v of a.values) pushAttr(out, a.name, v, wrap);
       break;
     case 'delete':
       break;
     case 'modify':
       for (const m of rec.mods) {
-        s += m.op + ': ' + m.name + '\n';
-        for (const v of m.values) s += formatAttr(m.name, v, wrap) + '\n';
-        s += '-\n';
+        out.push(m.op, ': ', m.name, '\n');
+        for (const v of m.values) pushAttr(out, m.name, v, wrap);
+        out.push('-\n');
       }
       break;
     case 'modrdn':
     case 'moddn':
-      s += formatAttr('newrdn', rec.newrdn, wrap) + '\n';
-      s += 'deleteoldrdn: ' + (rec.deleteoldrdn ? '1' : '0') + '\n';
-      if (rec.newsuperior !== null) s += formatAttr('newsuperior', rec.newsuperior, wrap) + '\n';
+      pushAttr(out, 'newrdn', rec.newrdn, wrap);
+      out.push('deleteoldrdn: ', rec.deleteoldrdn ? '1' : '0', '\n');
+      if (rec.newsuperior !== null) pushAttr(out, 'newsuperior', rec.newsuperior, wrap);
       break;
   }
-  return s;
 }
 
 /** A comment block (`# text`, folded). */

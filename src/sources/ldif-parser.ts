@@ -137,16 +137,22 @@ export class LdifParser {
       return;
     }
     let data = chunk;
-    let ascii = chunkAscii;
     if (this.pieces.length) {
-      this.pieces.push(chunk);
-      data = this.pieces.join('');
-      ascii = ascii && this.piecesAscii;
+      // Join only the unfinished record's text: up to the chunk's first blank line (or all of it when a line of
+      // spaces ends the record), not the whole chunk.
+      const sep = chunk.indexOf('\n\n');
+      const k = sep < 0 ? chunk.length : sep + 2;
+      this.pieces.push(k === chunk.length ? chunk : chunk.slice(0, k));
+      const head = this.pieces.join('');
+      const headAscii = chunkAscii && this.piecesAscii;
       this.pieces = [];
       this.piecesLen = 0;
       this.piecesAscii = true;
+      this.scan(head, headAscii, out, false);
+      if (k === chunk.length) return;
+      data = chunk.slice(k); // the head ended with a blank line: nothing of it is left waiting
     }
-    this.scan(data, ascii, out, false);
+    this.scan(data, chunkAscii, out, false);
   }
 
   /** End of input: the last record (with or without a final newline). */

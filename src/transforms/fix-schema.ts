@@ -259,10 +259,27 @@ interface EntryState {
   /** The fixed attributes (becomes the record's attrs unless it is rejected). */
   next: Map<string, Attribute>;
   /** model key -> description key in `next` of the attribute without options. */
-  byKey: Map<string, string>;
+  byKey: Stamped;
   /** Model keys present (options included). */
-  present: Set<string>;
+  present: Stamped;
   needExt: boolean;
+}
+
+/**
+ * A string set and map reused for every entry. Emptied by bumping a generation stamp: `clear()` on a Map or Set
+ * allocates a fresh table that then regrows, entry after entry (measured among the largest allocations of a run).
+ */
+class Stamped {
+  private gen = 0;
+  private readonly stamp = new Map<string, number>();
+  private readonly val = new Map<string, string>();
+  reset(): void {
+    if (++this.gen > 1e9 || this.stamp.size > 10000) { this.gen = 1; this.stamp.clear(); this.val.clear(); }
+  }
+  has(k: string): boolean { return this.stamp.get(k) === this.gen; }
+  add(k: string): void { this.stamp.set(k, this.gen); }
+  get(k: string): string | undefined { return this.stamp.get(k) === this.gen ? this.val.get(k) : undefined; }
+  set(k: string, v: string): void { this.stamp.set(k, this.gen); this.val.set(k, v); }
 }
 
 /** Whether `values` holds `want`: exact first, then ignoring case and inner white space. */
@@ -306,7 +323,7 @@ class Fixer {
   private readonly rawPlanCache = new Map<string, Plan>();
   private readonly extName: string | undefined;
   private readonly es: EntryState = {
-    plan: undefined as unknown as Plan, cx: undefined as unknown as Cx, rdn: [], next: new Map(), byKey: new Map(), present: new Set(), needExt: false,
+    plan: undefined as unknown as Plan, cx: undefined as unknown as Cx, rdn: [], next: new Map(), byKey: new Stamped(), present: new Stamped(), needExt: false,
   };
 
   constructor(opts: FixSchemaOptions) {
@@ -626,8 +643,8 @@ class Fixer {
     es.cx = cx;
     es.rdn = rdn;
     es.next = new Map();
-    es.byKey.clear();
-    es.present.clear();
+    es.byKey.reset();
+    es.present.reset();
     es.needExt = false;
     const next = es.next;
     next.set('objectclass', { name: ocAttr?.name ?? 'objectClass', values: plan.classes.slice() });
