@@ -125,7 +125,9 @@ export async function run(opts: RunOptions): Promise<Summary> {
   let dispatched = 0;
   let acked = 0;
   let sinceCheckpoint = 0;
+  /** The reject file's length before this run appended to it (a resume), and the bytes this run handed to it. */
   let rejectBase = 0;
+  let rejectHanded = 0;
 
   const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
   const summary = (aborted: boolean): Summary => {
@@ -143,7 +145,9 @@ export async function run(opts: RunOptions): Promise<Summary> {
     if (rejectOut || !opts.rejectFile) return;
     rejectOut = createWriteStream(opts.rejectFile);
     rejectFileUsed = opts.rejectFile;
-    rejectOut.write(formatComment('ldapflow rejects: the reason is above each record; fix, then load again'));
+    const header = formatComment('ldapflow rejects: the reason is above each record; fix, then load again');
+    rejectHanded += Buffer.byteLength(header);
+    rejectOut.write(header);
   };
   if (resume && opts.rejectFile) {
     // Cut the reject file back to the checkpoint: what came after it is produced again.
@@ -177,6 +181,7 @@ export async function run(opts: RunOptions): Promise<Summary> {
     if (r.raw !== undefined) text += r.raw.endsWith('\n') ? r.raw : r.raw + '\n';
     else if (r.record) text += formatRecord(r.record);
     else if (r.dn !== undefined) text += formatComment(`dn: ${r.dn} (record not available)`);
+    rejectHanded += Buffer.byteLength(text);
     if (!rejectOut!.write(text) && !rejectDraining) {
       // One drain wait at a time: the pipeline awaits it once per batch, however many rejects the batch had.
       rejectDraining = true;
@@ -240,28 +245,69 @@ export async function run(opts: RunOptions): Promise<Summary> {
     opts.onProgress?.({ read, written, rejected, bytesRead: source.bytesRead(), totalBytes: source.totalBytes, elapsedSeconds: e, entriesPerSecond: e > 0 ? read / e : 0 });
   };
 
-  /** Fsync the reject file; its length, or null when it was not created. */
-  const syncRejects = async (): Promise<number | null> => {
-    await pendingReject;
-    const o = rejectOut;
-    if (!o) return rejectFileUsed ? statSync(rejectFileUsed).size : null;
+  /** Everything handed to the reject stream so far is on disk: flushed (the callback of an empty write comes after
+   * those of every earlier write), then fsynced. Writing may go on meanwhile. */
+  const syncRejectStream = async (o: WriteStream): Promise<void> => {
     await new Promise<void>((res, rej) => o.write('', (err) => (err ? rej(err) : res())));
     const fd = (o as unknown as { fd: number | null }).fd;
     if (typeof fd === 'number') await new Promise<void>((res, rej) => fsync(fd, (err) => (err ? rej(err) : res())));
-    return rejectBase + o.bytesWritten;
   };
 
-  /** A checkpoint at a quiescent point: every batch handed to the sink acknowledged, its rejects written, both files synced. */
-  const checkpoint = async (status: 'running' | 'done', sinkBytes?: number | null): Promise<void> => {
-    if (!cps) return;
-    if (sinkBytes === undefined) sinkBytes = sink.sync ? await sink.sync() : null;
-    if (acked !== dispatched) return; // not quiescent (a sink without sync): the next one will be
-    const rejectBytes = await syncRejects();
-    await cps.save({
-      status, sinkRecords, streamRejects, sinkBytes, rejectBytes, rejectFile: rejectFileUsed,
+  /*
+   * Checkpoints. One is taken at a quiescent point (every batch handed to the sink acknowledged, its rejects handed to
+   * the reject stream): its numbers are read there and then, synchronously (records, rejects, counters, the output's
+   * length and the reject file's length as handed to their streams so far). Making it durable (flush and fsync of the
+   * output and of the reject file, then the synced LevelDB write) runs in the background while the pipeline goes on:
+   * the fsyncs cover at least the bytes counted, and a resume cuts both files back to the recorded lengths, so what
+   * was written after the numbers were read does not matter. At most one is in flight; a checkpoint that falls due
+   * meanwhile waits for the next batch after it (so they are saved in the order they were taken). The in-flight one is
+   * awaited before the sink or the reject file is closed or aborted, and before the final save; its failure fails the
+   * run at the next batch, as a checkpoint awaited in line would have.
+   */
+  // (`as`: set in callbacks, so the compiler must not narrow them to null here.)
+  let inflight = null as Promise<void> | null;
+  let checkpointFailed = null as { error: unknown } | null;
+
+  /** Read a checkpoint's numbers now (the pipeline must be quiescent) and make it durable; resolves once saved. */
+  const takeCheckpoint = (): Promise<void> => {
+    const save = cps!.save;
+    const sinkSynced = sink.sync ? sink.sync() : Promise.resolve(null);
+    const o = rejectOut;
+    const rejectBytes = o ? rejectBase + rejectHanded : rejectFileUsed ? statSync(rejectFileUsed).size : null;
+    const rejectSynced = o ? syncRejectStream(o) : Promise.resolve();
+    const cp = {
+      status: 'running' as const, sinkRecords, streamRejects, rejectBytes, rejectFile: rejectFileUsed,
       written, rejected, rejects: { ...rejects }, sinkCounts: { ...sinkCounts },
-    });
+    };
     sinceCheckpoint = 0;
+    // Both files are synced (even when one fails) before anything else may close them.
+    return Promise.allSettled([sinkSynced, rejectSynced]).then(([s, r]) => {
+      if (s.status === 'rejected') throw s.reason;
+      if (r.status === 'rejected') throw r.reason;
+      return save({ ...cp, sinkBytes: s.value });
+    });
+  };
+
+  /** A checkpoint falls due after a batch: started in the background unless one is in flight. */
+  const checkpointDue = async (): Promise<void> => {
+    if (inflight) return;
+    // A sink that acknowledges later (LDAP: when the server answers) is quiescent only once it has finished all it
+    // accepted: that wait holds the pipeline. An LDIF sink has acknowledged every batch by the time write() resolves.
+    if (acked !== dispatched && sink.sync) await sink.sync();
+    if (acked !== dispatched) return; // not quiescent (a sink without sync): the next one will be
+    const p = takeCheckpoint();
+    inflight = p.then(() => { inflight = null; }, (error) => { inflight = null; checkpointFailed ??= { error }; });
+  };
+
+  /** Wait for the checkpoint in flight, if any (its failure is kept in checkpointFailed). */
+  const settleCheckpoint = async (): Promise<void> => {
+    while (inflight) await inflight;
+  };
+
+  /** A last checkpoint in line (abort, error): after the one in flight; nothing when not quiescent. */
+  const finalCheckpoint = async (): Promise<void> => {
+    await settleCheckpoint();
+    if (acked === dispatched) await takeCheckpoint();
   };
 
   let opened = false;
@@ -279,6 +325,7 @@ export async function run(opts: RunOptions): Promise<Summary> {
     });
     opened = true;
     for await (const batch of stream) {
+      if (checkpointFailed) throw checkpointFailed.error;
       for (const r of batch.rejects) streamReject(r);
       if (batch.counts) for (const k in batch.counts) fixes[k] = (fixes[k] ?? 0) + batch.counts[k];
       if (batch.notes && opts.onNote) for (const n of batch.notes) opts.onNote(n);
@@ -296,15 +343,17 @@ export async function run(opts: RunOptions): Promise<Summary> {
       sinceCheckpoint += batch.records.length;
       await sink.write(batch);
       await pendingReject;
-      if (cps && sinceCheckpoint >= cps.interval) await checkpoint('running');
+      if (cps && sinceCheckpoint >= cps.interval) await checkpointDue();
       if (opts.onProgress) {
         const now = Date.now();
         if (now - lastProgress >= interval) { lastProgress = now; progress(); }
       }
       if (signal.aborted) break;
     }
+    await settleCheckpoint();
+    if (checkpointFailed) throw checkpointFailed.error;
     if (signal.aborted) {
-      if (cps && acked === dispatched) { try { await checkpoint('running'); } catch { /* keep the last one */ } }
+      if (cps) { try { await finalCheckpoint(); } catch { /* keep the last one */ } }
       await sink.abort();
     } else {
       // Judge the run before the sink finishes too: over the threshold, an LDIF sink must not rename its output.
@@ -321,7 +370,9 @@ export async function run(opts: RunOptions): Promise<Summary> {
       checkThreshold(true);
     }
   } catch (err) {
-    if (opened && cps && !sinkClosed && acked === dispatched) { try { await checkpoint('running'); } catch { /* keep the last one */ } }
+    // Nothing is closed under a checkpoint in flight; a failed checkpoint keeps the last one saved.
+    await settleCheckpoint();
+    if (opened && cps && !sinkClosed && !checkpointFailed) { try { await finalCheckpoint(); } catch { /* keep the last one */ } }
     if (opened) { try { await sink.abort(); } catch { /* report the first error */ } }
     await closeRejects();
     outer?.removeEventListener('abort', onOuterAbort);

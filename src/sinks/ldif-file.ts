@@ -109,17 +109,22 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
       if (text) await write(text);
       ctx.acknowledge(batch.seq, recs.length);
     },
-    /** Everything written so far is on disk (fsync); the length of the output. */
+    /**
+     * Everything handed to the stream before this call is on disk (flushed, then fsynced); resolves to the output's
+     * length at this call, read before the first await: writes may go on while it runs (a checkpoint in the
+     * background, src/pipeline.ts), and the fsync covers at least that many bytes.
+     */
     async sync() {
+      const n = bytes;
       const o = out;
-      if (!o) return bytes;
+      if (!o) return n;
       if (failed) throw fail(failed);
       await new Promise<void>((resolve, reject) => o.write('', (err) => (err ? reject(fail(err)) : resolve())));
       const fd = (o as unknown as { fd: number | null }).fd;
       if (!toStdout && !opts.stream && typeof fd === 'number') {
         await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(fail(err)) : resolve())));
       }
-      return bytes;
+      return n;
     },
     async close() {
       if (!headerDone && opts.version !== false) { headerDone = true; await write('version: 1\n'); }

@@ -150,6 +150,8 @@ export function identityMismatch(stored: RunIdentity, now: RunIdentity): string 
 export class CheckpointStore {
   private closed = false;
   private serial = 0;
+  /** The last save, settled or not. */
+  private saving: Promise<unknown> = Promise.resolve();
 
   private constructor(private readonly db: Level<string, string>, readonly dir: string) {}
 
@@ -200,12 +202,15 @@ export class CheckpointStore {
     this.serial = 0;
   }
 
-  /** Record a checkpoint (one synced LevelDB write). */
+  /** Record a checkpoint (one synced LevelDB write). Saves are written in the order they are called (the serial's
+   * order), one after the other, even when a caller does not wait for one before it starts the next. */
   async save(cp: Omit<CheckpointData, 'at' | 'serial'>): Promise<CheckpointData> {
     const full: CheckpointData = { ...cp, at: new Date().toISOString(), serial: ++this.serial };
     const b = this.db.batch();
     b.put('checkpoint', JSON.stringify(full));
-    await this.write(b);
+    const mine = this.saving.then(() => this.write(b));
+    this.saving = mine.catch(() => {});
+    await mine;
     return full;
   }
 
