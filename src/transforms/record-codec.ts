@@ -15,8 +15,8 @@
 import { base64Of, rememberBase64, type Attribute, type LdifRecord, type Origin, type Value } from '../entry.js';
 
 export interface EncodedRecords {
-  /** The records' fields, flat. */
-  f: Array<string | number>;
+  /** The records' fields, flat, in segments of whole records (see SEGMENT). */
+  f: Array<Array<string | number>>;
   /** How many records `f` plus `side` hold. */
   n: number;
   /** Base64 of binary values, referenced from `f`. */
@@ -27,13 +27,22 @@ export interface EncodedRecords {
   file: string;
 }
 
+/**
+ * Fields per segment, about. An array past ~16k elements lives in V8's large-object space, and growing one there cost
+ * ~130 ns per push on the 2-core VM (measured: 20k pushes 60 ns each, 35k 127 ns, 10k 5 ns), more than the whole rest
+ * of the encoding; segments stay small.
+ */
+const SEGMENT = 8000;
+
 /** Encode records (in order) to wire form. */
 export function encodeRecords(records: LdifRecord[]): EncodedRecords {
   const file = records.length && records[0].origin ? records[0].origin.file : '';
   const bins: string[] = [];
   const side: Array<[number, LdifRecord]> = [];
-  const f: Array<string | number> = [];
+  let f: Array<string | number> = [];
+  const segments = [f];
   for (let i = 0; i < records.length; i++) {
+    if (f.length > SEGMENT) segments.push(f = []);
     const rec = records[i];
     let tag: string;
     if (rec.kind === 'entry') tag = 'e';
@@ -55,7 +64,7 @@ export function encodeRecords(records: LdifRecord[]): EncodedRecords {
       }
     }
   }
-  return { f, n: records.length, bins, side, file };
+  return { f: segments, n: records.length, bins, side, file };
 }
 
 /**
@@ -64,7 +73,8 @@ export function encodeRecords(records: LdifRecord[]): EncodedRecords {
  */
 export function decodeRecords(e: EncodedRecords, lineOffset = 0, indexOffset = 0): LdifRecord[] {
   const out: LdifRecord[] = new Array(e.n);
-  const f = e.f;
+  let seg = 0;
+  let f = e.f[0];
   let si = 0;
   let k = 0;
   for (let i = 0; i < e.n; i++) {
@@ -74,6 +84,7 @@ export function decodeRecords(e: EncodedRecords, lineOffset = 0, indexOffset = 0
       out[i] = r;
       continue;
     }
+    if (k >= f.length) { f = e.f[++seg]; k = 0; }
     const attrs = new Map<string, Attribute>();
     const rec = (f[k] === 'e'
       ? { kind: 'entry', dn: f[k + 1] as string, attrs }
