@@ -8,7 +8,7 @@ import type { Writable } from 'node:stream';
 import { LdapflowError } from '../errors.js';
 import type { Batch } from '../entry.js';
 import type { Sink, SinkContext } from '../stage.js';
-import { formatRecord } from './ldif-format.js';
+import { formatRecordTo } from './ldif-format.js';
 
 export { formatRecord, formatAttr, formatComment, fold } from './ldif-format.js';
 
@@ -96,17 +96,26 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
       out.on('error', (err) => { failed = err; });
     },
     async write(batch: Batch) {
-      let text = '';
+      // The batch's text goes out in pieces of a few tens of KiB: one string for the whole batch (~450 KB for 250
+      // records) would be a large-object allocation, slow on this VM (see record-codec.ts), and copied once more to
+      // flatten it.
+      const parts: string[] = [];
+      let started = bytes > 0;
       if (!headerDone) {
         headerDone = true;
-        if (opts.version !== false) text += 'version: 1\n';
+        if (opts.version !== false) { parts.push('version: 1\n'); started = true; }
       }
       const recs = batch.records;
       for (let i = 0; i < recs.length; i++) {
-        if (bytes > 0 || text.length > 0) text += '\n';
-        text += formatRecord(recs[i], { wrap });
+        if (started) parts.push('\n');
+        started = true;
+        formatRecordTo(recs[i], parts, wrap);
+        if (parts.length >= 4096) {
+          await write(parts.join(''));
+          parts.length = 0;
+        }
       }
-      if (text) await write(text);
+      if (parts.length) await write(parts.join(''));
       ctx.acknowledge(batch.seq, recs.length);
     },
     /**
