@@ -1,7 +1,10 @@
 /**
  * Spill: records that must wait (a barrier stage over its memory bound) parked on disk in LevelDB, read back by key
- * prefix. The only reason for a LevelDB here is ordered prefix scans; writes go in chained batches of 1,000
- * (measured ~330k ops/s; an options object on the array form of batch() was 3x slower).
+ * prefix. The only reason for a LevelDB here is ordered prefix scans; writes go in chained batches of up to 1,000
+ * records or 1 MiB of text, whichever comes first (measured ~330k ops/s; an options object on the array form of batch()
+ * was 3x slower), and reads come back in chunks of up to 1,000 records or about 1 MiB: a group with a hundred members
+ * is ~14 KB of JSON, and 1,000 of them queued or read at once were 14 MB of strings that lived long enough to reach
+ * the old generation.
  *
  * Records are stored compactly as JSON: values as strings, binary values as `{b: base64}`; the normalized DN,
  * origin and category travel with the record so nothing is recomputed or lost.
@@ -53,8 +56,12 @@ export function decodeRecord(text: string): SpillRecord {
   return rec;
 }
 
+/** Text queued or read at once, in UTF-16 code units (about bytes for this ASCII-heavy JSON). */
+const CHUNK_CHARS = 1 << 20;
+
 export class Spill {
   private pending: Array<[string, string]> = [];
+  private pendingChars = 0;
   private stored = 0;
   private closed = false;
 
@@ -85,14 +92,17 @@ export class Spill {
 
   /** Queue a record under a key; written in batches of 1,000. */
   async put(key: string, rec: SpillRecord): Promise<void> {
-    this.pending.push([key, encodeRecord(rec)]);
-    if (this.pending.length >= 1000) await this.flush();
+    const v = encodeRecord(rec);
+    this.pending.push([key, v]);
+    this.pendingChars += v.length;
+    if (this.pending.length >= 1000 || this.pendingChars >= CHUNK_CHARS) await this.flush();
   }
 
   async flush(): Promise<void> {
     if (this.pending.length === 0) return;
     const ops = this.pending;
     this.pending = [];
+    this.pendingChars = 0;
     const b = this.db.batch();
     for (const [k, v] of ops) b.put(k, v);
     try {
@@ -106,7 +116,11 @@ export class Spill {
   /** Read and remove one record; undefined when absent. */
   async take(key: string): Promise<SpillRecord | undefined> {
     const at = this.pending.findIndex((p) => p[0] === key);
-    if (at >= 0) return decodeRecord(this.pending.splice(at, 1)[0][1]);
+    if (at >= 0) {
+      const v = this.pending.splice(at, 1)[0][1];
+      this.pendingChars -= v.length;
+      return decodeRecord(v);
+    }
     const v = await this.db.get(key);
     if (v === undefined) return undefined;
     await this.db.del(key);
@@ -114,20 +128,27 @@ export class Spill {
     return decodeRecord(v);
   }
 
-  /** Read and remove every record whose key starts with `prefix`, in key order, in chunks of up to `chunk`. */
-  async *takePrefix(prefix: string, chunk = 1000): AsyncGenerator<SpillRecord[]> {
+  /**
+   * Read and remove every record whose key starts with `prefix`, in key order, with its key, in chunks of up to
+   * `chunk` records and about 1 MiB of text.
+   */
+  async *takePrefix(prefix: string, chunk = 1000): AsyncGenerator<Array<[string, SpillRecord]>> {
     await this.flush();
     const range = { gte: prefix, lt: prefix + '\uffff' };
     const it = this.db.iterator(range);
+    let n = Math.min(chunk, 64);
     try {
       for (;;) {
-        const rows = await it.nextv(chunk);
+        const rows = await it.nextv(n);
         if (rows.length === 0) break;
         const del = this.db.batch();
-        for (const [k] of rows) del.del(k);
+        let chars = 0;
+        for (const [k, v] of rows) { del.del(k); chars += v.length; }
         await del.write();
         this.stored -= rows.length;
-        yield rows.map(([, v]) => decodeRecord(v));
+        // The next read: as many records as fit in the text budget at this chunk's average size.
+        n = Math.max(1, Math.min(chunk, Math.floor(CHUNK_CHARS / Math.max(1, chars / rows.length))));
+        yield rows.map(([k, v]) => [k, decodeRecord(v)]);
       }
     } finally {
       await it.close();

@@ -165,8 +165,12 @@ class OrderState {
   private readonly recs = new Map<number, Rec>();
   private memBytes = 0;
   private readonly spilledParents = new Map<string, number>();
+  // Records come back from memory and disk in the order they would come from memory alone (children of one parent
+  // by ordinal, held records in the order they were held), so the output does not depend on the buffer size.
   private heldMem: number[] = [];
-  private heldDisk = 0;
+  private heldMemSeq: number[] = [];
+  private heldSeq = 0;
+  private readonly heldDiskSeq = new Map<number, number>();
   private spill?: Spill;
   private readonly existingCache = new Map<string, boolean>();
   private readonly deferred = new Map<string, Deferred[]>();
@@ -352,13 +356,15 @@ class OrderState {
   }
 
   private async hold(rec: Rec, idx: number): Promise<void> {
+    const seq = this.heldSeq++;
     if (this.keep(idx, rec)) {
       this.heldMem.push(idx);
+      this.heldMemSeq.push(seq);
       this.setState(idx, HELD_MEM);
     } else {
       const sp = await this.getSpill();
-      await sp.put('h\0' + hex(idx), rec);
-      this.heldDisk++;
+      await sp.put('h\0' + hex(seq), rec);
+      this.heldDiskSeq.set(idx, seq);
       this.setState(idx, HELD_DISK);
       this.bump('ORDER_SPILLED');
     }
@@ -391,7 +397,7 @@ class OrderState {
       this.recs.set(idx, rec); // the same slot, even over the byte budget: one record
       this.memBytes += estimate(rec);
     } else if (s === WAIT_DISK || s === HELD_DISK) {
-      const key = s === WAIT_DISK ? 'w\0' + p + '\0' + hex(idx) : 'h\0' + hex(idx);
+      const key = s === WAIT_DISK ? 'w\0' + p + '\0' + hex(idx) : 'h\0' + hex(this.heldDiskSeq.get(idx)!);
       const sp = await this.getSpill();
       old = await sp.take(key);
       await sp.put(key, rec);
@@ -434,7 +440,12 @@ class OrderState {
           this.releaseHead = 0;
         }
         const list = this.waitMem.get(ndn);
-        if (list) {
+        if (this.spilledParents.has(ndn)) {
+          // Children in memory and on disk: merged by ordinal as the disk is read, a chunk at a time.
+          this.spilledParents.delete(ndn);
+          const mem = this.takeWaiting(ndn, list);
+          this.spillIter = mergeByKey(mem[0], mem[1], this.spill!.takePrefix('w\0' + ndn + '\0'))[Symbol.asyncIterator]();
+        } else if (list) {
           this.waitMem.delete(ndn);
           for (const i of list) {
             if (this.state[i] !== WAIT_MEM) continue;
@@ -442,14 +453,25 @@ class OrderState {
             if (r) this.ready.push(r);
           }
         }
-        if (this.spilledParents.has(ndn)) {
-          this.spilledParents.delete(ndn);
-          this.spillIter = this.spill!.takePrefix('w\0' + ndn + '\0')[Symbol.asyncIterator]();
-        }
         continue;
       }
       return;
     }
+  }
+
+  /** Take the records waiting in memory on `p` out of memory: the records and their ordinals, ascending. */
+  private takeWaiting(p: string, list = this.waitMem.get(p)): [Rec[], number[]] {
+    const recs: Rec[] = [];
+    const keys: number[] = [];
+    if (list) {
+      this.waitMem.delete(p);
+      for (const i of list) {
+        if (this.state[i] !== WAIT_MEM) continue;
+        const r = this.drop(i);
+        if (r) { recs.push(r); keys.push(i); }
+      }
+    }
+    return [recs, keys];
   }
 
   /** Drain everything, yielding full batches on the way. */
@@ -623,21 +645,24 @@ class OrderState {
   /** End of input: held records, missing parents, deferred references, leftovers. */
   private async *finish(): AsyncGenerator<Batch> {
     this.final = true;
-    // 1. Records held for references: every DN of the input is known now.
+    // 1. Records held for references, in the order they were held: every DN of the input is known now.
     const held = this.heldMem;
+    const heldSeq = this.heldMemSeq;
     this.heldMem = [];
-    for (const i of held) {
+    this.heldMemSeq = [];
+    const memRecs: Rec[] = [];
+    const memKeys: number[] = [];
+    for (let k = 0; k < held.length; k++) {
+      const i = held[k];
       if (this.state[i] !== HELD_MEM) continue;
       const r = this.drop(i);
-      if (r) this.ready.push(r);
+      if (r) { memRecs.push(r); memKeys.push(heldSeq[k]); }
     }
-    yield* this.drain();
-    if (this.heldDisk > 0) {
-      this.heldDisk = 0;
-      for await (const chunk of this.spill!.takePrefix('h\0')) {
-        for (const r of chunk) this.ready.push(r);
-        yield* this.drain();
-      }
+    const disk = this.heldDiskSeq.size > 0 ? this.spill!.takePrefix('h\0') : undefined;
+    this.heldDiskSeq.clear();
+    for await (const chunk of mergeByKey(memRecs, memKeys, disk)) {
+      for (const r of chunk) this.ready.push(r);
+      yield* this.drain();
     }
     // 2. Parents that never came, shallowest first.
     const missing = new Set<string>();
@@ -700,16 +725,7 @@ class OrderState {
     let top = true;
     while (stack.length) {
       const q = stack.pop()!;
-      const recs: Rec[] = [];
-      const list = this.waitMem.get(q);
-      if (list) {
-        this.waitMem.delete(q);
-        for (const i of list) {
-          if (this.state[i] !== WAIT_MEM) continue;
-          const r = this.drop(i);
-          if (r) recs.push(r);
-        }
-      }
+      const [recs, keys] = this.takeWaiting(q);
       const doOne = (r: Rec) => {
         const n = r.ndn!;
         this.setState(this.idxOf.get(n)!, REJECTED);
@@ -717,13 +733,14 @@ class OrderState {
         this.reject(r, 'ORDER_MISSING_PARENT', `${describeRecord(r)}: ${top ? why : `an entry above it was rejected (${why})`}`);
         stack.push(n);
       };
-      for (const r of recs) doOne(r);
+      let disk: AsyncIterable<Array<[string, Rec]>> | undefined;
       if (this.spilledParents.has(q)) {
         this.spilledParents.delete(q);
-        for await (const chunk of this.spill!.takePrefix('w\0' + q + '\0')) {
-          for (const r of chunk) doOne(r);
-          if (this.rejects.length >= this.o.batchSize) yield this.takeBatch();
-        }
+        disk = this.spill!.takePrefix('w\0' + q + '\0');
+      }
+      for await (const chunk of mergeByKey(recs, keys, disk)) {
+        for (const r of chunk) doOne(r);
+        if (this.rejects.length >= this.o.batchSize) yield this.takeBatch();
       }
       top = false;
       if (this.rejects.length >= this.o.batchSize) yield this.takeBatch();
@@ -897,6 +914,26 @@ function exactSpelling(ndn: string, stored: string | undefined): string {
     from = i + 1;
   }
   return out + ndn.slice(from);
+}
+
+/**
+ * Records of one group from memory (with their keys, ascending) and from the spill (whose keys end in the same
+ * number as 8 hex digits, ascending), merged in key order, a chunk at a time as the disk is read.
+ */
+async function* mergeByKey(mem: Rec[], memKeys: number[], disk?: AsyncIterable<Array<[string, Rec]>>): AsyncGenerator<Rec[]> {
+  let h = 0;
+  if (disk) {
+    for await (const chunk of disk) {
+      const out: Rec[] = [];
+      for (const [k, r] of chunk) {
+        const n = parseInt(k.slice(-8), 16);
+        while (h < mem.length && memKeys[h] < n) out.push(mem[h++]);
+        out.push(r);
+      }
+      yield out;
+    }
+  }
+  if (h < mem.length) yield h === 0 ? mem : mem.slice(h);
 }
 
 /** A rough size of a record on the JavaScript heap: object and map overhead plus two bytes per character. */

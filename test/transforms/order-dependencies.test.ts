@@ -289,6 +289,57 @@ t.test('a duplicate of a spilled record replaces it on disk; the byte budget spi
   t.same(violations(b.out, ['dc=com']), []);
 });
 
+/** Late parents, groups that wait for a parent and for references, held records passed out of input order, duplicates
+ * of a waiting and of a held record, and children of a parent that never comes. */
+function spillInput(): LdifRecord[] {
+  const at = (line: number) => ({ file: 's.ldif', line, index: line });
+  const recs: LdifRecord[] = [e('dc=example,dc=com'), e('ou=Groups,dc=example,dc=com')];
+  // With room for 7: s0-s4, x0 and x1 in memory, x2-x4, s5 and s6 on disk; ou=X frees room for s7 and s8.
+  const slow = (i: number) => e(`uid=s${i},ou=Slow,dc=example,dc=com`);
+  for (let i = 0; i < 5; i++) recs.push(slow(i));
+  for (let i = 0; i < 5; i++) recs.push(e(`uid=x${i},ou=X,dc=example,dc=com`));
+  recs.push(slow(5), slow(6), e('ou=X,dc=example,dc=com'), slow(7), slow(8), e('ou=Slow,dc=example,dc=com'));
+  for (let o = 0; o < 5; o++) {
+    for (let i = 0; i < 30; i++) recs.push(e(`uid=u${o}x${i},ou=Late${o},dc=example,dc=com`, ['description', `user ${o} ${i}`]));
+    // Waits for its parent, then is held for a member written later.
+    recs.push(e(`cn=g${o},ou=Late${o},dc=example,dc=com`, ['member', `uid=p${o},ou=People,dc=example,dc=com`]));
+    if (o < 4) recs.push(e(`ou=Late${o},dc=example,dc=com`));
+  }
+  recs.push(makeEntry('UID=U1X3, OU=Late1,DC=example,DC=com', [['description', 'second']], at(7)));
+  for (let g = 0; g < 40; g++) {
+    recs.push(e(`cn=h${g},ou=Groups,dc=example,dc=com`, ['member', [`uid=p${g % 7},ou=People,dc=example,dc=com`, `UID=U0X${g % 30}, OU=Late0,DC=example,DC=com`]]));
+  }
+  recs.push(e('ou=Late4,dc=example,dc=com')); // g4 is held after every h group, though it came before them
+  recs.push(e('CN=H5,ou=Groups,dc=example,dc=com', ['member', 'uid=p6,ou=People,dc=example,dc=com'], ['description', 'second']));
+  for (let i = 0; i < 25; i++) recs.push(e(`uid=lost${i},ou=Gone,dc=example,dc=com`));
+  recs.push(e('ou=People,dc=example,dc=com'));
+  for (let p = 0; p < 7; p++) recs.push(e(`uid=p${p},ou=People,dc=example,dc=com`));
+  return recs;
+}
+
+function dump(r: LdifRecord): string {
+  const attrs = 'attrs' in r ? [...r.attrs.values()].map((a) => [a.name, a.values.map((v) => (typeof v === 'string' ? v : [...v]))]) : null;
+  return JSON.stringify([r.kind, r.kind === 'change' ? r.changetype : '', r.dn, attrs, r.kind === 'change' && r.changetype === 'modify' ? r.mods : null]);
+}
+
+t.test('the output does not depend on the buffer: records from memory and from disk come out in the same order', async (t) => {
+  for (const sink of ['ldif', 'ldap'] as const) {
+    const all = await order(spillInput(), { baseDn: 'dc=com' }, sink);
+    t.equal(all.counts.ORDER_SPILLED, undefined, `${sink}: nothing spilled with the default buffer`);
+    t.ok(all.counts.ORDER_CHILD_BEFORE_PARENT >= 160);
+    if (sink === 'ldif') t.ok(all.counts.ORDER_HELD_FOR_REFERENCES >= 45);
+    t.equal(all.rejects.filter((x) => x.code === 'ORDER_MISSING_PARENT').length, 25);
+    t.same(violations(all.out, ['dc=com']), []);
+    for (const opts of [{ bufferEntries: 1 }, { bufferEntries: 7 }, { bufferEntries: 20 }, { bufferBytes: 3000 }]) {
+      const r = await order(spillInput(), { baseDn: 'dc=com', ...opts }, sink);
+      t.ok(r.counts.ORDER_SPILLED > 0, `${sink} ${JSON.stringify(opts)}: spilled ${r.counts.ORDER_SPILLED}`);
+      t.same(r.out.map(dump), all.out.map(dump), `${sink} ${JSON.stringify(opts)}: the same records in the same order`);
+      t.same(r.rejects.map((x) => [x.code, x.dn, x.message]), all.rejects.map((x) => [x.code, x.dn, x.message]), 'the same rejects in the same order');
+    }
+  }
+  t.same(readdirSync(stateDir).filter((f) => f.startsWith('ldapflow-spill-')), [], 'spill directories removed');
+});
+
 t.test('bad options name the option', async (t) => {
   for (const [o, re] of [
     [{ bufferEntries: 0 }, /bufferEntries/],
