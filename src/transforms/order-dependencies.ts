@@ -54,9 +54,7 @@ export interface OrderDependenciesOptions {
   danglingReferences?: 'keep' | 'remove' | 'reject';
   /** Records that may wait in memory before spilling to disk. Default 200,000. */
   bufferEntries?: number;
-  /** Estimated bytes of JavaScript heap the waiting records may take before spilling. Default 64 MiB, which with
-   * the index of every DN (~150 bytes per entry) and the rest of a run keeps a 1M-entry migration under 512 MB
-   * whatever the size of the entries. */
+  /** Estimated bytes of JavaScript heap the waiting records may take before spilling. Default 64 MiB. */
   bufferBytes?: number;
   /** Records per output batch. Default 1,000. */
   batchSize?: number;
@@ -154,19 +152,21 @@ interface StateOptions {
 }
 
 class OrderState {
-  // The index of every DN that arrived: ndn -> idx; per idx the exact spelling (when it differs), line, state.
+  // The index of every DN that arrived: ndn -> ordinal (idx); per ordinal the exact spelling, the line and the state.
+  // All in typed arrays, off the JavaScript heap and out of the garbage collector's way: ~40 bytes an entry.
   private readonly idxOf = new DnIndex();
-  private readonly dns: Array<string | undefined> = [];
-  private readonly lines: number[] = [];
+  private readonly spelled = new Spellings();
+  private lines = new Uint32Array(1024); // line + 1; 0: no line (a generated record)
   private state = new Uint8Array(1024);
   private count = 0;
 
+  // Waiting and held records, in memory up to the budget, else on disk. Whichever it is, records come back in the order
+  // they would come from memory alone (children of one parent by ordinal, held records in the order they were held),
+  // so the output does not depend on the buffer size.
   private readonly waitMem = new Map<string, number[]>();
   private readonly recs = new Map<number, Rec>();
   private memBytes = 0;
   private readonly spilledParents = new Map<string, number>();
-  // Records come back from memory and disk in the order they would come from memory alone (children of one parent
-  // by ordinal, held records in the order they were held), so the output does not depend on the buffer size.
   private heldMem: number[] = [];
   private heldMemSeq: number[] = [];
   private heldSeq = 0;
@@ -224,16 +224,21 @@ class OrderState {
   }
 
   private setState(idx: number, s: number): void {
-    if (idx >= this.state.length) {
-      const n = new Uint8Array(Math.max(idx + 1, this.state.length * 2));
-      n.set(this.state);
-      this.state = n;
-    }
+    if (idx >= this.state.length) this.state = grown(this.state, idx);
     this.state[idx] = s;
   }
 
+  private setLine(idx: number, line: number): void {
+    if (idx >= this.lines.length) this.lines = grown(this.lines, idx);
+    this.lines[idx] = line < 0 ? 0 : Math.min(line + 1, 0xffffffff);
+  }
+
+  private lineOf(idx: number): number {
+    return this.lines[idx] - 1;
+  }
+
   private exact(idx: number, ndn: string): string {
-    return exactSpelling(ndn, this.dns[idx]);
+    return this.spelled.get(idx, ndn);
   }
 
   private async presentInTarget(ndn: string): Promise<boolean> {
@@ -293,8 +298,8 @@ class OrderState {
     }
     idx = this.count++;
     this.idxOf.set(ndn, idx);
-    this.dns.push(spelling(rec.dn, ndn));
-    this.lines.push(line);
+    this.spelled.set(idx, rec.dn, ndn);
+    this.setLine(idx, line);
     this.setState(idx, NONE);
     if (p === '') { this.ready.push(rec); return; }
     const pIdx = this.idxOf.get(p);
@@ -372,10 +377,10 @@ class OrderState {
 
   private async duplicate(rec: Rec, ndn: string, p: string, idx: number, line: number): Promise<void> {
     const s = this.state[idx];
-    const msg = `"${rec.dn}" appears twice: at ${this.where(this.lines[idx])} and at ${this.where(line)}; the later record wins`;
+    const msg = `"${rec.dn}" appears twice: at ${this.where(this.lineOf(idx))} and at ${this.where(line)}; the later record wins`;
     this.bump('ORDER_DUPLICATE_DN');
-    this.lines[idx] = line;
-    this.dns[idx] = spelling(rec.dn, ndn);
+    this.setLine(idx, line);
+    this.spelled.set(idx, rec.dn, ndn);
     if (s === PASSED || s === REJECTED || s === NONE) {
       if (s === REJECTED) {
         this.reject(rec, 'ORDER_MISSING_PARENT', `${describeRecord(rec)}: parent of a duplicate DN was rejected`);
@@ -883,37 +888,80 @@ export class DnIndex {
 }
 
 /**
- * How the index remembers a DN's exact spelling next to its normalized form, compactly: nothing when they are equal;
- * when they differ only in the case of some characters, "\0" and those positions (a few characters); else the DN.
+ * The exact spelling of every DN by ordinal, next to its normalized form, off the JavaScript heap. Nothing when the two
+ * are equal; when they have the same length (case only, mostly), the characters that differ, as (distance from the
+ * previous difference, character code) varints in one byte pool: a few bytes a DN; else, rarely (spaces around a
+ * comma, escapes), the DN itself in a map. A string per entry (~30-40 bytes of heap each, a million of them) lived in
+ * the old generation for the whole run, where V8 lets garbage grow to several times what is live.
  */
-function spelling(dn: string, ndn: string): string | undefined {
-  if (dn === ndn) return undefined;
-  if (dn.length === ndn.length && dn.length < 0xffff) {
-    let mask = '\0';
-    let ok = true;
-    for (let i = 0; i < dn.length; i++) {
-      const a = dn.charCodeAt(i);
-      const b = ndn.charCodeAt(i);
-      if (a === b) continue;
-      if (a >= 65 && a <= 90 && b === a + 32) mask += String.fromCharCode(i);
-      else { ok = false; break; }
+export class Spellings {
+  /** 0: equal to the normalized DN; -1: in `long`; else 1 + the offset of its differences in `pool`. */
+  private at = new Int32Array(1024);
+  private pool = new Uint8Array(1 << 16);
+  private used = 0;
+  private readonly long = new Map<number, string>();
+
+  set(idx: number, dn: string, ndn: string): void {
+    if (idx >= this.at.length) this.at = grown(this.at, idx);
+    if (this.at[idx] === -1) this.long.delete(idx);
+    if (dn === ndn) { this.at[idx] = 0; return; }
+    if (dn.length !== ndn.length || this.used > 0x7fff0000) {
+      this.long.set(idx, own(dn));
+      this.at[idx] = -1;
+      return;
     }
-    if (ok && mask.length < dn.length / 2) return mask.length < 13 ? mask : own(mask);
+    let diffs = 0;
+    for (let i = 0; i < dn.length; i++) if (dn.charCodeAt(i) !== ndn.charCodeAt(i)) diffs++;
+    // At most 3 bytes for the count, and 3 + 3 per difference (string lengths and UTF-16 codes stay below 2^21).
+    const need = this.used + 3 + diffs * 6;
+    if (need > this.pool.length) this.pool = grown(this.pool, need);
+    this.at[idx] = this.used + 1;
+    this.varint(diffs);
+    let from = 0;
+    for (let i = 0; i < dn.length; i++) {
+      const c = dn.charCodeAt(i);
+      if (c === ndn.charCodeAt(i)) continue;
+      this.varint(i - from);
+      this.varint(c);
+      from = i + 1;
+    }
   }
-  return own(dn);
+
+  get(idx: number, ndn: string): string {
+    const at = idx < this.at.length ? this.at[idx] : 0;
+    if (at === 0) return ndn;
+    if (at === -1) return this.long.get(idx)!;
+    const pool = this.pool;
+    let p = at - 1;
+    const read = () => {
+      let v = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = pool[p++];
+        v |= (b & 0x7f) << shift;
+        if (b < 0x80) return v;
+      }
+    };
+    let out = '';
+    let from = 0;
+    for (let n = read(); n > 0; n--) {
+      const i = from + read();
+      out += ndn.slice(from, i) + String.fromCharCode(read());
+      from = i + 1;
+    }
+    return out + ndn.slice(from);
+  }
+
+  private varint(v: number): void {
+    while (v >= 0x80) { this.pool[this.used++] = (v & 0x7f) | 0x80; v >>>= 7; }
+    this.pool[this.used++] = v;
+  }
 }
 
-function exactSpelling(ndn: string, stored: string | undefined): string {
-  if (stored === undefined) return ndn;
-  if (stored.charCodeAt(0) !== 0) return stored;
-  let out = '';
-  let from = 0;
-  for (let k = 1; k < stored.length; k++) {
-    const i = stored.charCodeAt(k);
-    out += ndn.slice(from, i) + String.fromCharCode(ndn.charCodeAt(i) - 32);
-    from = i + 1;
-  }
-  return out + ndn.slice(from);
+/** A typed array at least `idx + 1` long: doubled, with the contents copied. */
+function grown<T extends Uint8Array | Uint32Array | Int32Array>(a: T, idx: number): T {
+  const n = new (a.constructor as new (length: number) => T)(Math.max(idx + 1, a.length * 2));
+  n.set(a);
+  return n;
 }
 
 /**

@@ -340,6 +340,31 @@ t.test('the output does not depend on the buffer: records from memory and from d
   t.same(readdirSync(stateDir).filter((f) => f.startsWith('ldapflow-spill-')), [], 'spill directories removed');
 });
 
+t.test('exact spellings of DNs, kept off the heap', async (t) => {
+  const { Spellings } = await import('../../src/transforms/order-dependencies.js');
+  const sp = new Spellings();
+  const cases: Array<[string, string]> = [
+    ['uid=a,ou=people,dc=example,dc=com', 'uid=a,ou=people,dc=example,dc=com'],
+    ['UID=Alice,OU=People,DC=Example,DC=COM', 'uid=alice,ou=people,dc=example,dc=com'],
+    ['cn=José Ávila,ou=Vendas,dc=example,dc=com', 'cn=josé ávila,ou=vendas,dc=example,dc=com'],
+    ['cn=\u{10400}x,dc=com', 'cn=\u{10428}x,dc=com'], // a case pair outside the BMP: surrogates differ
+    ['UID=A, OU=People,DC=example,DC=com', 'uid=a,ou=people,dc=example,dc=com'],
+    ['CN=' + 'X'.repeat(300) + ',DC=com', 'cn=' + 'x'.repeat(300) + ',dc=com'],
+  ];
+  for (let round = 0; round < 2; round++) {
+    for (let i = 0; i < 5000; i++) {
+      const [dn, ndn] = cases[(i + round) % cases.length];
+      sp.set(i, dn, ndn);
+    }
+    let wrong = 0;
+    for (let i = 0; i < 5000; i++) {
+      const [dn, ndn] = cases[(i + round) % cases.length];
+      if (sp.get(i, ndn) !== dn) wrong++;
+    }
+    t.equal(wrong, 0, `round ${round}: every spelling comes back (the second round overwrites each one with another kind)`);
+  }
+});
+
 t.test('bad options name the option', async (t) => {
   for (const [o, re] of [
     [{ bufferEntries: 0 }, /bufferEntries/],
