@@ -52,9 +52,13 @@ export interface OrderDependenciesOptions {
   /** What to do with references to entries in neither the input nor the target: keep the value, remove it, or
    * reject the whole entry (code REF_DANGLING). Default 'keep'. */
   danglingReferences?: 'keep' | 'remove' | 'reject';
-  /** Records that may wait in memory before spilling to disk. Default 200,000. */
+  /** Records that may wait in memory before spilling to disk (half of them at most held for references). Default 200,000. */
   bufferEntries?: number;
-  /** Estimated bytes of JavaScript heap the waiting records may take before spilling. Default 64 MiB. */
+  /** Estimated bytes of JavaScript heap the waiting records may take before spilling (half of it at most for records
+   * held for references). Default 16 MiB. Long-lived records cost the process several times their size: V8 lets the
+   * old generation grow to about four times what survived its last full collection before collecting again, so with
+   * 64 MiB a 1M-entry run peaked near 600 MB; with 16 MiB and the index off the heap (~40 bytes an entry) the ordering
+   * bench peaked under 400 MB at 1M entries. */
   bufferBytes?: number;
   /** Records per output batch. Default 1,000. */
   batchSize?: number;
@@ -100,7 +104,7 @@ interface Deferred {
 export function orderDependencies(opts: OrderDependenciesOptions = {}): BarrierStage {
   const bufferEntries = opts.bufferEntries ?? 200_000;
   if (!Number.isInteger(bufferEntries) || bufferEntries < 1) throw optionError('bufferEntries', `must be a positive integer, got ${opts.bufferEntries}`);
-  const bufferBytes = opts.bufferBytes ?? 64 * 1024 * 1024;
+  const bufferBytes = opts.bufferBytes ?? 16 * 1024 * 1024;
   if (!(bufferBytes > 0)) throw optionError('bufferBytes', `must be a positive number, got ${opts.bufferBytes}`);
   const batchSize = opts.batchSize ?? 1000;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw optionError('batchSize', `must be a positive integer, got ${opts.batchSize}`);
@@ -166,6 +170,7 @@ class OrderState {
   private readonly waitMem = new Map<string, number[]>();
   private readonly recs = new Map<number, Rec>();
   private memBytes = 0;
+  private heldBytes = 0;
   private readonly spilledParents = new Map<string, number>();
   private heldMem: number[] = [];
   private heldMemSeq: number[] = [];
@@ -326,13 +331,19 @@ class OrderState {
     await this.park(rec, idx, p);
   }
 
-  /** Keep a record until its parent passes: in memory while there is room, else on disk. */
-  /** Keep a record in memory when there is room (entries and estimated bytes). */
-  private keep(idx: number, rec: Rec): boolean {
+  /**
+   * Keep a record in memory when there is room (entries and estimated bytes). Records held for references wait until
+   * the end of input whatever happens, so they may take only half of the room: the rest is kept for children waiting on
+   * a parent, which usually come out again soon.
+   */
+  private keep(idx: number, rec: Rec, held: boolean): boolean {
     if (this.recs.size >= this.o.bufferEntries) return false;
+    if (held && this.heldMem.length >= this.o.bufferEntries / 2) return false;
     const est = estimate(rec);
     if (this.memBytes + est > this.o.bufferBytes) return false;
+    if (held && this.heldBytes + est > this.o.bufferBytes / 2) return false;
     this.memBytes += est;
+    if (held) this.heldBytes += est;
     detach(rec);
     this.recs.set(idx, rec);
     return true;
@@ -341,12 +352,17 @@ class OrderState {
   /** Take a record out of memory. */
   private drop(idx: number): Rec | undefined {
     const r = this.recs.get(idx);
-    if (r) { this.recs.delete(idx); this.memBytes -= estimate(r); }
+    if (r) {
+      this.recs.delete(idx);
+      const est = estimate(r);
+      this.memBytes -= est;
+      if (this.state[idx] === HELD_MEM) this.heldBytes -= est;
+    }
     return r;
   }
 
   private async park(rec: Rec, idx: number, p: string): Promise<void> {
-    if (this.keep(idx, rec)) {
+    if (this.keep(idx, rec, false)) {
       const l = this.waitMem.get(p);
       if (l) l.push(idx);
       else this.waitMem.set(own(p), [idx]);
@@ -362,7 +378,7 @@ class OrderState {
 
   private async hold(rec: Rec, idx: number): Promise<void> {
     const seq = this.heldSeq++;
-    if (this.keep(idx, rec)) {
+    if (this.keep(idx, rec, true)) {
       this.heldMem.push(idx);
       this.heldMemSeq.push(seq);
       this.setState(idx, HELD_MEM);
@@ -400,7 +416,9 @@ class OrderState {
     if (s === WAIT_MEM || s === HELD_MEM) {
       old = this.drop(idx);
       this.recs.set(idx, rec); // the same slot, even over the byte budget: one record
-      this.memBytes += estimate(rec);
+      const est = estimate(rec);
+      this.memBytes += est;
+      if (s === HELD_MEM) this.heldBytes += est;
     } else if (s === WAIT_DISK || s === HELD_DISK) {
       const key = s === WAIT_DISK ? 'w\0' + p + '\0' + hex(idx) : 'h\0' + hex(this.heldDiskSeq.get(idx)!);
       const sp = await this.getSpill();

@@ -340,6 +340,26 @@ t.test('the output does not depend on the buffer: records from memory and from d
   t.same(readdirSync(stateDir).filter((f) => f.startsWith('ldapflow-spill-')), [], 'spill directories removed');
 });
 
+t.test('records held for references take at most half of the buffer: children waiting on a parent keep the rest', async (t) => {
+  const input = () => {
+    const recs: LdifRecord[] = [e('dc=example,dc=com'), e('ou=Groups,dc=example,dc=com')];
+    for (let g = 0; g < 20; g++) recs.push(e(`cn=g${g},ou=Groups,dc=example,dc=com`, ['member', `uid=p${g},ou=People,dc=example,dc=com`]));
+    for (const unit of ['A', 'B']) {
+      for (let i = 0; i < 5; i++) recs.push(e(`uid=${unit}${i},ou=${unit},dc=example,dc=com`));
+      recs.push(e(`ou=${unit},dc=example,dc=com`));
+    }
+    recs.push(e('ou=People,dc=example,dc=com'));
+    for (let g = 0; g < 20; g++) recs.push(e(`uid=p${g},ou=People,dc=example,dc=com`));
+    return recs;
+  };
+  const r = await order(input(), { baseDn: 'dc=com', bufferEntries: 10 });
+  t.equal(r.counts.ORDER_HELD_FOR_REFERENCES, 20);
+  t.equal(r.counts.ORDER_CHILD_BEFORE_PARENT, 10);
+  t.equal(r.counts.ORDER_SPILLED, 15, '5 held groups in memory, 15 on disk; the waiting children all in memory');
+  t.equal(r.out.length, input().length);
+  t.same(r.out.map(dump), (await order(input(), { baseDn: 'dc=com' })).out.map(dump));
+});
+
 t.test('exact spellings of DNs, kept off the heap', async (t) => {
   const { Spellings } = await import('../../src/transforms/order-dependencies.js');
   const sp = new Spellings();
