@@ -86,10 +86,22 @@ export function formatRecord(rec: LdifRecord, opts: FormatOptions = {}): string 
 function pushAttr(out: string[], name: string, v: Value, wrap: number): void {
   if (typeof v === 'string' && !(wrap > 0 && name.length + 2 + v.length > wrap) && !NEEDS_B64.test(v)) {
     if (v === '') out.push(name, ':\n');
-    else out.push(name, ': ', v, '\n');
+    else out.push(prefixOf(name), v, '\n');
     return;
   }
   out.push(formatAttr(name, v, wrap), '\n');
+}
+
+/** `name: ` per attribute name, made once: one piece less per line to push and to join. */
+const prefixes = new Map<string, string>();
+function prefixOf(name: string): string {
+  let p = prefixes.get(name);
+  if (p === undefined) {
+    if (prefixes.size > 10000) prefixes.clear();
+    // A flat string (a `+` result this long is a cons string, which every join would walk).
+    prefixes.set(name, p = Buffer.from(name + ': ', 'utf8').toString('utf8'));
+  }
+  return p;
 }
 
 /**
