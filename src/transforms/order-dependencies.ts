@@ -157,12 +157,11 @@ interface StateOptions {
 
 class OrderState {
   // The index of every DN that arrived: ndn -> ordinal (idx); per ordinal the exact spelling, the line and the state.
-  // All in typed arrays, off the JavaScript heap and out of the garbage collector's way: ~40 bytes an entry.
+  // All in typed arrays, off the JavaScript heap and out of the garbage collector's way: ~30 bytes an entry.
   private readonly idxOf = new DnIndex();
   private readonly spelled = new Spellings();
   private lines = new Uint32Array(1024); // line + 1; 0: no line (a generated record)
   private state = new Uint8Array(1024);
-  private count = 0;
 
   // Waiting and held records, in memory up to the budget, else on disk. Whichever it is, records come back in the order
   // they would come from memory alone (children of one parent by ordinal, held records in the order they were held),
@@ -295,14 +294,13 @@ class OrderState {
       return;
     }
     const line = rec.origin?.line ?? -1;
-    let idx = this.idxOf.get(ndn);
+    const known = this.idxOf.size;
+    const idx = this.idxOf.add(ndn);
     const p = parentDn(ndn);
-    if (idx !== undefined) {
+    if (idx < known) {
       await this.duplicate(rec, ndn, p, idx, line);
       return;
     }
-    idx = this.count++;
-    this.idxOf.set(ndn, idx);
     this.spelled.set(idx, rec.dn, ndn);
     this.setLine(idx, line);
     this.setState(idx, NONE);
@@ -826,19 +824,19 @@ function detach(rec: Rec): void {
 }
 
 /**
- * The index of every DN seen: normalized DN -> ordinal, in an open-addressing table of 64-bit hashes (two 32-bit
- * hashes of the normalized DN) with no strings kept: 12 bytes a slot, ~24 bytes an entry, where a Map of strings
- * took ~150. Two different DNs share a 64-bit hash with a probability of about n^2 / 2^65 (3e-8 for a million
- * entries); the price of that collision would be one entry taken for another.
+ * The index of every DN seen: normalized DN -> ordinal (0, 1, 2, ... in the order they were added), with no strings
+ * kept. Each ordinal has a 64-bit hash of its DN (two 32-bit hashes, 8 bytes); an open-addressing table of ordinals
+ * (4 bytes a slot, at most 2/3 full) finds it: 14-20 bytes an entry, where a Map of strings took ~150 and a table of
+ * hashes ~24-48. Two different DNs share a 64-bit hash with a probability of about n^2 / 2^65 (3e-8 for a million
+ * entries, 3e-6 for ten million); the price of that collision would be one entry taken for another.
  */
 let HA = 0;
 let HB = 0;
 
 export class DnIndex {
-  private h1 = new Int32Array(1 << 12);
-  private h2 = new Int32Array(1 << 12);
-  private val = new Int32Array(1 << 12).fill(-1);
+  private slots = new Int32Array(1 << 12).fill(-1);
   private mask = (1 << 12) - 1;
+  private hashes = new Int32Array(2 * 1024);
   private n = 0;
 
   get size(): number {
@@ -861,11 +859,14 @@ export class DnIndex {
     HB = b;
   }
 
+  /** The slot holding the ordinal with hashes (a, b), or -1 - the empty slot where it would go. */
   private find(a: number, b: number): number {
+    const { slots, hashes } = this;
     let i = (a ^ b) & this.mask;
     for (;;) {
-      if (this.val[i] < 0) return -1 - i;
-      if (this.h1[i] === a && this.h2[i] === b) return i;
+      const v = slots[i];
+      if (v < 0) return -1 - i;
+      if (hashes[2 * v] === a && hashes[2 * v + 1] === b) return i;
       i = (i + 1) & this.mask;
     }
   }
@@ -873,34 +874,42 @@ export class DnIndex {
   get(ndn: string): number | undefined {
     DnIndex.hash(ndn);
     const i = this.find(HA, HB);
-    return i < 0 ? undefined : this.val[i];
+    return i < 0 ? undefined : this.slots[i];
   }
 
   has(ndn: string): boolean {
     return this.get(ndn) !== undefined;
   }
 
-  set(ndn: string, idx: number): void {
-    if ((this.n + 1) * 2 > this.val.length) this.grow();
+  /** The ordinal of `ndn`: the one it has, else the next one (then `size` grows by one). */
+  add(ndn: string): number {
     DnIndex.hash(ndn);
     const a = HA, b = HB;
     let i = this.find(a, b);
-    if (i < 0) { i = -1 - i; this.n++; }
-    this.h1[i] = a; this.h2[i] = b; this.val[i] = idx;
+    if (i >= 0) return this.slots[i];
+    const v = this.n++;
+    if (2 * v + 1 >= this.hashes.length) this.hashes = grown(this.hashes, 2 * v + 1);
+    this.hashes[2 * v] = a;
+    this.hashes[2 * v + 1] = b;
+    if (this.n * 3 > this.slots.length * 2) {
+      this.grow();
+      i = this.find(a, b);
+    }
+    this.slots[-1 - i] = v;
+    return v;
   }
 
   private grow(): void {
-    const { h1, h2, val } = this;
-    const size = val.length * 2;
-    this.h1 = new Int32Array(size);
-    this.h2 = new Int32Array(size);
-    this.val = new Int32Array(size).fill(-1);
+    const old = this.slots;
+    const size = old.length * 2;
+    this.slots = new Int32Array(size).fill(-1);
     this.mask = size - 1;
-    for (let k = 0; k < val.length; k++) {
-      if (val[k] < 0) continue;
-      let i = (h1[k] ^ h2[k]) & this.mask;
-      while (this.val[i] >= 0) i = (i + 1) & this.mask;
-      this.h1[i] = h1[k]; this.h2[i] = h2[k]; this.val[i] = val[k];
+    for (let k = 0; k < old.length; k++) {
+      const v = old[k];
+      if (v < 0) continue;
+      let i = (this.hashes[2 * v] ^ this.hashes[2 * v + 1]) & this.mask;
+      while (this.slots[i] >= 0) i = (i + 1) & this.mask;
+      this.slots[i] = v;
     }
   }
 }
@@ -975,9 +984,9 @@ export class Spellings {
   }
 }
 
-/** A typed array at least `idx + 1` long: doubled, with the contents copied. */
+/** A typed array at least `idx + 1` long: half as long again, with the contents copied. */
 function grown<T extends Uint8Array | Uint32Array | Int32Array>(a: T, idx: number): T {
-  const n = new (a.constructor as new (length: number) => T)(Math.max(idx + 1, a.length * 2));
+  const n = new (a.constructor as new (length: number) => T)(Math.max(idx + 1, Math.ceil(a.length * 1.5)));
   n.set(a);
   return n;
 }

@@ -399,16 +399,18 @@ t.test('bad options name the option', async (t) => {
   }
 });
 
-t.test('the DN index: 200k DNs, growth, no false hits, overwrite', async (t) => {
+t.test('the DN index: 200k DNs, growth, no false hits, ordinals in the order added', async (t) => {
   const { DnIndex } = await import('../../src/transforms/order-dependencies.js');
   const ix = new DnIndex();
-  for (let i = 0; i < 200_000; i++) ix.set(`uid=u${i},ou=people,dc=example,dc=com`, i);
-  t.equal(ix.size, 200_000);
   let wrong = 0;
+  for (let i = 0; i < 200_000; i++) if (ix.add(`uid=u${i},ou=people,dc=example,dc=com`) !== i) wrong++;
+  t.equal(wrong, 0, 'each new DN gets the next ordinal');
+  t.equal(ix.size, 200_000);
   for (let i = 0; i < 200_000; i++) if (ix.get(`uid=u${i},ou=people,dc=example,dc=com`) !== i) wrong++;
   for (let i = 200_000; i < 400_000; i++) if (ix.has(`uid=u${i},ou=people,dc=example,dc=com`)) wrong++;
   t.equal(wrong, 0);
-  ix.set('uid=u7,ou=people,dc=example,dc=com', 42);
-  t.equal(ix.get('uid=u7,ou=people,dc=example,dc=com'), 42);
+  t.equal(ix.add('uid=u7,ou=people,dc=example,dc=com'), 7, 'a DN added again keeps its ordinal');
   t.equal(ix.size, 200_000);
+  t.equal(ix.add('uid=new,ou=people,dc=example,dc=com'), 200_000);
+  t.equal(ix.get('uid=new,ou=people,dc=example,dc=com'), 200_000);
 });
