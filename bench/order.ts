@@ -10,12 +10,24 @@
  * which comes last (the worst case: everything spills past the buffer).
  * Prints one JSON line: records in/out, rejects, counts, seconds, entries/s, peak RSS (process.resourceUsage().maxRSS).
  *
- * Measured 2026-11-25 on the shared 2-core machine (load average 13-16, so wall times are inflated), 1M-record
- * bench/gen.ts export (seed 1, 5% before their parent, 20k groups held for forward references, LDIF sink):
+ * Measured 2026-11-25 on the shared 2-core machine (load average 2-4), 1M-record bench/gen.ts export (seed 1, 5% before
+ * their parent, 19,815 groups held for forward references, LDIF sink), peak RSS from /usr/bin/time -v:
  *   node dist/bench/order.js --input /tmp/ldapflow-bench/oid-1000000-s1-o5.ldif
- *     -> out 1,000,000, 56,157 spilled, 219.8 s, peak RSS 734 MB (V8 lets the heap grow: garbage, not live data)
- *   node --max-old-space-size=350 dist/bench/order.js --input ...same...
- *     -> out 1,000,000, 195.4 s, peak RSS 352 MB (the live set fits in 350 MB: reading + index + 64 MiB buffer)
+ *     -> out 1,000,000, 19,328 spilled (held groups past their half of the buffer), 44.8 s (39.6 s user), peak RSS 339 MB
+ *   the same tree with the stage and spill of b79f38a (a 64 MiB buffer that held groups filled, so children waiting on
+ *   a late parent spilled; the exact spelling and line of every DN as JavaScript values):
+ *     -> 56,157 spilled, 46.4 s (41.1 s user), peak RSS 547 MB (734 MB in an earlier run under load)
+ *   The CLI on the same file (node dist/src/cli.js run ... out.ldif --preset oid-to-oud --quiet): peak RSS 322 MB,
+ *   1:31 (77 s user); 638 MB, 1:48 (85 s user) with the stage of b79f38a. Same records and rejects; 138 records in
+ *   another place: the old stage wrote children kept in memory before their spilled siblings, the new one writes
+ *   every group in the order an unbounded buffer would (the stage's output hashes the same as b79f38a's with no limit).
+ * What stays alive long is what costs: V8 lets the old generation grow to about four times what survived its last full
+ * collection before collecting again (live after full collections: ~90 MB before, 25-45 MB now; heap 440 -> 190 MB).
+ * Hence a 16 MiB buffer, at most half of it for records held until the end of input, and the DN index in typed arrays
+ * outside the heap (~40 bytes an entry with spellings, lines and states: ~380 MB for 10M entries).
+ * These numbers are with normalizeDn's suffix cache (src/dn.ts, 29b20dd) storing copies of its strings. As committed it
+ * keeps its keys (and values) as slices of the LDIF reader's 64 KiB chunks, pinning up to 20,000 chunks (1.3 GB);
+ * with it this bench peaked at 968 MB and the CLI at 1,079 MB.
  * Reading the LDIF dominates the time; the stage alone ran ~26k entries per CPU second on the 20k export.
  */
 import { existsSync, mkdirSync } from 'node:fs';
