@@ -57,7 +57,7 @@ export interface OrderDependenciesOptions {
   /** Estimated bytes of JavaScript heap the waiting records may take before spilling (half of it at most for records
    * held for references). Default 16 MiB. Long-lived records cost the process several times their size: V8 lets the
    * old generation grow to about four times what survived its last full collection before collecting again, so with
-   * 64 MiB a 1M-entry run peaked near 600 MB; with 16 MiB and the index off the heap (~40 bytes an entry) the ordering
+   * 64 MiB a 1M-entry run peaked near 600 MB; with 16 MiB and the index off the heap (30-40 bytes an entry) the ordering
    * bench peaked under 400 MB at 1M entries. */
   bufferBytes?: number;
   /** Records per output batch. Default 1,000. */
@@ -157,7 +157,7 @@ interface StateOptions {
 
 class OrderState {
   // The index of every DN that arrived: ndn -> ordinal (idx); per ordinal the exact spelling, the line and the state.
-  // All in typed arrays, off the JavaScript heap and out of the garbage collector's way: ~30 bytes an entry.
+  // All in typed arrays, off the JavaScript heap and out of the garbage collector's way: 30-40 bytes an entry.
   private readonly idxOf = new DnIndex();
   private readonly spelled = new Spellings();
   private lines = new Uint32Array(1024); // line + 1; 0: no line (a generated record)
@@ -802,7 +802,7 @@ class OrderState {
 
 /**
  * A copy of a string that shares no memory with the string it was cut from. The LDIF reader's strings are slices of
- * 1 MiB chunks; keeping one slice keeps its whole chunk alive, so anything this stage keeps for long is copied.
+ * its 64 KiB chunks; keeping one slice keeps its whole chunk alive, so anything this stage keeps for long is copied.
  */
 function own(s: string): string {
   return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
