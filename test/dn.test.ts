@@ -2,6 +2,8 @@
  * src/dn.ts: RFC 4514 parse, serialize, normalize; parent DN, first RDN, depth, ancestry.
  */
 import t from 'tap';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { dnDepth, dnEquals, escapeDnValue, formatDn, isWithin, normalizeDn, parentDn, parseDn, rdnOf } from '../src/dn.js';
 import { LdapflowError } from '../src/errors.js';
 
@@ -132,4 +134,23 @@ t.test('parentDn, rdnOf, dnDepth, isWithin', async (t) => {
   t.ok(isWithin(n, ''), 'everything is within the root');
   t.notOk(isWithin(normalizeDn('dc=notexample,dc=com'), 'dc=example,dc=com'), 'suffix match is on RDN boundaries');
   t.notOk(isWithin('dc=com', 'dc=example,dc=com'));
+});
+
+t.test('normalizeDn remembers parents without keeping the text they were cut from alive', async (t) => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  // DNs cut from large strings, as the LDIF reader cuts them from its 64 KiB chunks: 200 x 256 KiB = 51 MiB of text.
+  const seen: string[] = [];
+  for (let i = 0; i < 200; i++) {
+    const chunk = 'x'.repeat(256 * 1024) + `\ncn=u${i},ou=Unit ${i},ou=People,dc=Example,dc=com\n`;
+    const dn = chunk.slice(chunk.indexOf('\n') + 1, chunk.lastIndexOf('\n'));
+    seen.push(normalizeDn(dn));
+  }
+  gc();
+  gc();
+  const grownMb = (process.memoryUsage().heapUsed - before) / 2 ** 20;
+  t.equal(seen[7], 'cn=u7,ou=unit 7,ou=people,dc=example,dc=com');
+  t.ok(grownMb < 20, `heap grew ${grownMb.toFixed(1)} MiB after the chunks were dropped (51 MiB if the cache held them)`);
 });

@@ -98,8 +98,9 @@ function prefixOf(name: string): string {
   let p = prefixes.get(name);
   if (p === undefined) {
     if (prefixes.size > 10000) prefixes.clear();
-    // A flat string (a `+` result this long is a cons string, which every join would walk).
-    prefixes.set(name, p = Buffer.from(name + ': ', 'utf8').toString('utf8'));
+    // Flat copies: a `+` result this long is a cons string, which every join would walk; and a name read from LDIF
+    // is a slice of its 64 KiB input chunk, which a remembered slice would keep alive.
+    prefixes.set(Buffer.from(name, 'utf8').toString('utf8'), p = Buffer.from(name + ': ', 'utf8').toString('utf8'));
   }
   return p;
 }

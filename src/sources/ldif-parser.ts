@@ -300,7 +300,7 @@ export class LdifParser {
           if (!ATTR_DESC.test(name)) return null;
           l = name.toLowerCase();
           if (this.lowerCache.size > 10000) this.lowerCache.clear();
-          this.lowerCache.set(name, l);
+          this.lowerCache.set(ownCopy(name), l = ownCopy(l));
         }
         key = l;
         names[i] = name;
@@ -493,7 +493,7 @@ export class LdifParser {
       }
       l = name.toLowerCase();
       if (this.lowerCache.size > 10000) this.lowerCache.clear();
-      this.lowerCache.set(name, l);
+      this.lowerCache.set(ownCopy(name), l = ownCopy(l));
     }
     return l;
   }
@@ -678,6 +678,11 @@ function colonOf(l: Line): number {
 
 /** A line holding only spaces and tabs (ends a record, as real-world readers do). */
 const BLANKISH_LINE = /(?:^|\n)[ \t][ \t\v\f\r\xa0]*(?:\n|$)/;
+/** A string sharing no memory with the input chunk it was cut from (for what outlives the record: caches). */
+function ownCopy(s: string): string {
+  return Buffer.from(s, 'latin1').toString('latin1');
+}
+
 function isBlankish(t: string): boolean {
   const c = t.charCodeAt(0);
   return t.length === 0 || ((c === 32 || c === 9) && t.trim() === '');
