@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { describeError, LdapflowError, UsageError } from './errors.js';
 import { run, RunError, type Progress, type Summary } from './pipeline.js';
 import { buildRun, type CliRunOptions } from './config.js';
+import { DEFAULT_CHECKPOINT_INTERVAL } from './checkpointing.js';
 
 const EXIT_OK = 0;
 const EXIT_FATAL = 1;
@@ -141,7 +142,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--create-missing-parents', 'generate container entries for parents missing from the input')
     .option('--state <dir>', 'state directory for checkpoints and spill (default .ldapflow/<run-id>)')
     .option('--resume', 'continue the interrupted run of this source, sink and options from its last checkpoint')
-    .option('--checkpoint-interval <n>', 'records written between checkpoints (0: none)', int('--checkpoint-interval'), 5000)
+    .option('--checkpoint-interval <n>', 'records written between checkpoints (0: none)', int('--checkpoint-interval'), DEFAULT_CHECKPOINT_INTERVAL)
     .option('-q, --quiet', 'no progress line and no summary line')
     .option('--no-progress', 'no progress line')
     .addOption(new Option('--on-exists <what>', 'LDAP sink: an entry that already exists').choices(['skip', 'replace', 'fail']).default('fail'))
