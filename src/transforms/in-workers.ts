@@ -286,8 +286,8 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
       });
       // Bytes per record, measured on the data (first estimate from the first read, then from finished chunks).
       let avgRecordBytes = 0;
-      let doneBytes = 0;
-      let doneRecords = 0;
+      let cutBytes = 0;
+      let cutRecords = 0;
       let readError: unknown;
       const input = decodedInput(raw, opts, (n) => { bytes += n; });
 
@@ -334,7 +334,10 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
               else avgRecordBytes = 1 << 18;
             }
             for (;;) {
-              const target = Math.max(1, Math.floor(batchSize * (doneRecords > 0 ? doneBytes / doneRecords : avgRecordBytes)));
+              // The estimate comes from what was cut so far, never from results: chunk boundaries (so batch
+              // boundaries, which the ordering stage's output depends on) must be the same in every run of the same
+              // input, or a resumed run would skip a different sequence than the one it wrote.
+              const target = Math.max(1, Math.floor(batchSize * (cutRecords > 0 ? cutBytes / cutRecords : avgRecordBytes)));
               if (len < target) break;
               const view = cur.subarray(0, len);
               let cut = boundaryAfter(view, target - 1, crlf);
@@ -346,6 +349,8 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
                 }
                 break;
               }
+              for (let p = boundaryAfter(view, 0, crlf); p >= 0 && p <= cut; p = boundaryAfter(view, p, crlf)) cutRecords++;
+              cutBytes += cut;
               yield send(cut);
             }
           }
@@ -360,7 +365,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
       let indexOffset = 0;
       let seq = 0;
       try {
-        for await (const { r, size, start } of inOrder(jobs, v.workers * v.queueDepth)) {
+        for await (const { r, start } of inOrder(jobs, v.workers * v.queueDepth)) {
           if ('died' in r) throw diedError(r.died, `${file} from line ${lineOffset + 1} (byte ${start})`);
           if (r.fatal) throw fatalError(r.fatal, lineOffset);
           const records = decodeRecords(r.records!, lineOffset, indexOffset);
@@ -370,8 +375,6 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
           if (r.notes) b.notes = r.notes;
           lineOffset += r.lines!;
           indexOffset += r.recordCount!;
-          doneBytes += size;
-          doneRecords += r.recordCount!;
           yield b;
           if (signal.aborted) return;
         }

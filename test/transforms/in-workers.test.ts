@@ -21,6 +21,7 @@ import { loadSchemas } from '../../src/schema/load.js';
 import { LdapflowError } from '../../src/errors.js';
 import type { Batch, LdifRecord, Reject } from '../../src/entry.js';
 import type { MapStage, Source } from '../../src/stage.js';
+import { generate } from '../../bench/gen.js';
 
 const root = resolve(import.meta.dirname, '..', '..');
 const sample = join(root, 'samples', 'oid-export.ldif');
@@ -266,4 +267,17 @@ t.test('options are checked', async (t) => {
   t.throws(() => readLdifInWorkers({ input: '', stages: [], workers: 1 }), { code: 'OPTION_INVALID' });
   t.throws(() => readLdifInWorkers({ input: sample, stages: [{ kind: 'map', name: 'x', fn: (b) => b }], workers: 1 }), { code: 'OPTION_INVALID' });
   t.throws(() => runInWorkers([], (async function* () {})(), new AbortController().signal, { workers: 1, workerFile: '/nonexistent/worker.js' }), { code: 'WORKER_MODULE_MISSING' });
+});
+
+t.test('batch boundaries with workers are the same in every run of the same input (a resumed run skips by them)', async (t) => {
+  const dir = t.testdir();
+  const input = join(dir, 'gen.ldif');
+  await generate({ entries: 6000, out: input, seed: 11, outOfOrder: 0.05 });
+  const sizes = async (workers: number, queueDepth: number) =>
+    (await collect(readLdifInWorkers({ input, stages: await realStages(), workers, queueDepth, batchSize: 100 }))).map((b) => b.records.length + b.rejects.length);
+  const a = await sizes(1, 1);
+  t.ok(a.length > 20, `${a.length} batches`);
+  // Results come back at different times with 1 worker and a short queue than with 2 and a long one; the cuts must not.
+  t.same(await sizes(2, 4), a, '2 workers, deeper queue: the same batch sizes');
+  t.same(await sizes(1, 1), a, 'again: the same batch sizes');
 });
