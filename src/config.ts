@@ -247,11 +247,15 @@ export async function buildRun(sourceSpec: string, sinkSpec: string, o: CliRunOp
   const target = sink.kind === 'ldap' && o.order && !o.passthrough ? await ldapTargetLookup(sinkSpec, o) : undefined;
   let stages = await buildStages(o, sink.kind, (m) => process.stderr.write(`ldapflow: warning: ${m}\n`), target);
   let runMapStages: RunOptions['runMapStages'];
-  if (o.workers !== 0 && stages.some((s) => s.kind === 'map')) {
+  // The worker pool's default (one worker per core beyond the first) is measured for LDIF output. An LDAP sink is
+  // bound by the server (slapd's CPU per entry is ~2x ours), and a killed LDAP load resumed with the pool was seen to
+  // re-send a record differently (test/integration/resume-ldap.test.ts, open): such runs stay inline unless asked.
+  const workers = o.workers ?? (sink.kind === 'ldap' ? 0 : undefined);
+  if (workers !== 0 && stages.some((s) => s.kind === 'map')) {
     // Map stages on the worker pool (--workers N; default from the benchmark); an LDIF source is parsed there too.
     const { planWorkers } = await import('./transforms/in-workers.js');
     ({ source, stages, runMapStages } = planWorkers({
-      source, stages, workers: o.workers, mode: o.mode, batchSize: o.batchSize,
+      source, stages, workers, mode: o.mode, batchSize: o.batchSize,
       ...(isLdapUrl(sourceSpec) ? {} : { ldifInput: sourceSpec }),
     }));
   }

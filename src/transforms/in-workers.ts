@@ -14,6 +14,7 @@
  * into one fatal LdapflowError naming the stage, DN and line (never a hang), and destroy the pool at the end, on an
  * error and on abort.
  */
+import { availableParallelism } from 'node:os';
 import { createReadStream, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,14 +39,14 @@ export interface WorkerPoolOptions {
 }
 
 /**
- * The default `--workers`: 0 (inline). Measured with bench/in-workers.ts on the 2-core machine, full oid-to-oud
- * pipeline on a 100k export: the pool moves ~40% of the main thread's CPU (parse + stages) to the workers but adds
- * 30-60% CPU in total (records encoded, cloned and decoded on the way back, worker start-up), so on 2 cores it was
- * not faster (wall time within noise or slower) and took ~200-300 MB more RSS. It can pay with more than 2 cores,
- * where the main thread is the bottleneck: ask for it with --workers N.
+ * The default `--workers`: one worker per core beyond the first (the main thread keeps ordering and writing), at most
+ * 4; 0 (inline) on one core. Measured on the 2-core machine (bench/RESULTS.md, `npm run bench`, 2026-11-25), full
+ * oid-to-oud pipeline: 1M entries inline 12.1k entries/s (325 MB), 1 worker 17.7k/s (375 MB), 2 workers 17.7k/s
+ * (451 MB); 100k: 8.5k, 12.3k, 11.6k. One worker pays on 2 cores; a second finds no free core. More than 2 cores
+ * was not measured: the cap of 4 is a guess that the main thread becomes the bottleneck.
  */
 export function defaultWorkers(): number {
-  return 0;
+  return Math.max(0, Math.min(availableParallelism() - 1, 4));
 }
 
 /** The compiled worker module. From src/ (tests run .ts through a loader) it is the one in dist/. */
