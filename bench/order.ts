@@ -25,9 +25,12 @@
  * collection before collecting again (live after full collections: ~90 MB before, 25-45 MB now; heap 440 -> 190 MB).
  * Hence a 16 MiB buffer, at most half of it for records held until the end of input, and the DN index in typed arrays
  * outside the heap (~40 bytes an entry with spellings, lines and states: ~380 MB for 10M entries).
- * These numbers are with normalizeDn's suffix cache (src/dn.ts, 29b20dd) storing copies of its strings. As committed it
- * keeps its keys (and values) as slices of the LDIF reader's 64 KiB chunks, pinning up to 20,000 chunks (1.3 GB);
- * with it this bench peaked at 968 MB and the CLI at 1,079 MB.
+ * These numbers are with normalizeDn's suffix cache (src/dn.ts) storing copies of its strings, as it does since
+ * 3618ab4. As first written (29b20dd) it kept slices of the LDIF reader's 64 KiB chunks, pinning up to 20,000 chunks
+ * (1.3 GB); with that this bench peaked at 968 MB and the CLI at 1,079 MB.
+ * Rerun on the final tree (3618ab4 and later, 18:40 UTC, machine otherwise idle): 1,000,000 out, 19,328 spilled,
+ * 42.8 s (44.3 s user), peak RSS 361 MB (/usr/bin/time -v). `npm run bench` at 1M the same hour: the CLI pipeline
+ * peaks at 325 MB inline, 375 MB with 1 worker, 451 MB with 2 (bench/RESULTS.md).
  * Reading the LDIF dominates the time; the stage alone ran ~26k entries per CPU second on the 20k export.
  */
 import { existsSync, mkdirSync } from 'node:fs';
