@@ -248,8 +248,9 @@ export async function buildRun(sourceSpec: string, sinkSpec: string, o: CliRunOp
   let stages = await buildStages(o, sink.kind, (m) => process.stderr.write(`ldapflow: warning: ${m}\n`), target);
   let runMapStages: RunOptions['runMapStages'];
   // The worker pool's default (one worker per core beyond the first) is measured for LDIF output. An LDAP sink is
-  // bound by the server (slapd's CPU per entry is ~2x ours), and a killed LDAP load resumed with the pool was seen to
-  // re-send a record differently (test/integration/resume-ldap.test.ts, open): such runs stay inline unless asked.
+  // bound by the server (slapd's CPU per entry is ~2x ours), so it stays inline unless asked. (With the pool, the
+  // kill points of test/integration/resume-ldap.test.ts fell between a duplicate DN's add and the modify that applies
+  // its later copy; the resumed add then met the later state and was rejected. Open, see the README.)
   const workers = o.workers ?? (sink.kind === 'ldap' ? 0 : undefined);
   if (workers !== 0 && stages.some((s) => s.kind === 'map')) {
     // Map stages on the worker pool (--workers N; default from the benchmark); an LDIF source is parsed there too.
