@@ -62,7 +62,7 @@ export interface CheckpointPlan {
   identity: RunIdentity;
   checkpoints: RunCheckpoints;
   /** Set on resume: the LDIF output offset to cut back to, or LDAP resume mode. */
-  sinkResume?: { ldifOffset?: number; ldap?: boolean };
+  sinkResume?: { ldifOffset?: number; ldap?: boolean; since?: string };
   /** The reject file to use (a resume uses the interrupted run's). */
   rejectFile: string;
   /** Said to the user before the run (a checkpoint that is being replaced, what a resume starts from). */
@@ -138,7 +138,7 @@ export async function planCheckpoints(sourceSpec: string, sinkSpec: string, o: C
       identity,
       notes,
       rejectFile: rejectUsed,
-      ...(point ? { sinkResume: isLdapUrl(sinkSpec) ? { ldap: true } : { ldifOffset: point.sinkBytes ?? 0 } } : {}),
+      ...(point ? { sinkResume: isLdapUrl(sinkSpec) ? { ldap: true, since: await store.started() } : { ldifOffset: point.sinkBytes ?? 0 } } : {}),
       checkpoints: {
         interval,
         ...(point ? { resume: point } : {}),

@@ -129,7 +129,7 @@ export async function buildSource(spec: string, o: CliRunOptions): Promise<Sourc
   return readLdif({ input: spec, mode: o.mode, batchSize: o.batchSize });
 }
 
-export async function buildSink(spec: string, o: CliRunOptions, resume?: { ldifOffset?: number; ldap?: boolean }): Promise<Sink> {
+export async function buildSink(spec: string, o: CliRunOptions, resume?: { ldifOffset?: number; ldap?: boolean; since?: string }): Promise<Sink> {
   if (isLdapUrl(spec)) {
     if (o.splitBy) throw new UsageError('--split-by works with an LDIF sink only');
     const { writeLdap } = await import('./sinks/ldap-server.js');
@@ -146,7 +146,7 @@ export async function buildSink(spec: string, o: CliRunOptions, resume?: { ldifO
       onExists: o.onExists,
       connections: o.connections,
       inFlight: o.inFlight,
-      ...(resume?.ldap ? { resumeMode: true } : {}),
+      ...(resume?.ldap ? { resumeMode: true, ...(resume.since ? { resumeSince: resume.since } : {}) } : {}),
     });
   }
   if (o.splitBy) {
@@ -248,9 +248,7 @@ export async function buildRun(sourceSpec: string, sinkSpec: string, o: CliRunOp
   let stages = await buildStages(o, sink.kind, (m) => process.stderr.write(`ldapflow: warning: ${m}\n`), target);
   let runMapStages: RunOptions['runMapStages'];
   // The worker pool's default (one worker per core beyond the first) is measured for LDIF output. An LDAP sink is
-  // bound by the server (slapd's CPU per entry is ~2x ours), so it stays inline unless asked. (With the pool, the
-  // kill points of test/integration/resume-ldap.test.ts fell between a duplicate DN's add and the modify that applies
-  // its later copy; the resumed add then met the later state and was rejected. Open, see the README.)
+  // bound by the server (slapd's CPU per entry is ~2x ours), so it stays inline unless asked.
   const workers = o.workers ?? (sink.kind === 'ldap' ? 0 : undefined);
   if (workers !== 0 && stages.some((s) => s.kind === 'map')) {
     // Map stages on the worker pool (--workers N; default from the benchmark); an LDIF source is parsed there too.

@@ -66,6 +66,10 @@ export interface WriteLdapOptions {
    * operation is treated like the retry of one whose answer was lost (entryAlreadyExists with the desired values
    * present, a value already there, a delete of a missing entry count as done: LDAP_RETRY_CONFIRMED). */
   resumeMode?: boolean;
+  /** With resumeMode: when the interrupted run began (ISO time). An add that meets an entry in another state is then
+   * confirmed when that entry was created since by the bind DN: the interrupted run made it, and a later record it had
+   * sent already (a duplicate's modify) changed it; the replay sends that record again. */
+  resumeSince?: string;
 }
 
 /** Attributes the server manages itself (NO-USER-MODIFICATION in OpenLDAP, OUD, AD, 389-DS): never sent in an add. */
@@ -646,6 +650,11 @@ class LdapSink implements Sink {
           this.finish(item);
           return true;
         }
+        if (current && this.opts.resumeMode && this.opts.resumeSince && (await this.createdByThisRun(client, rec.dn, this.opts.resumeSince))) {
+          this.ctx.count('LDAP_RETRY_CONFIRMED');
+          this.finish(item);
+          return true;
+        }
       }
       if (this.onExists === 'skip') {
         this.ctx.count('LDAP_SKIPPED_EXISTS');
@@ -692,6 +701,22 @@ class LdapSink implements Sink {
   }
 
   /** The user attributes of an entry, or null when it does not exist. */
+  /** Whether the entry was created by our bind DN at or after `since` (its createTimestamp has whole seconds). */
+  private async createdByThisRun(client: Client, dn: string, since: string): Promise<boolean> {
+    if (!this.opts.bindDn) return false;
+    try {
+      const r = await client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['createTimestamp', 'creatorsName'] });
+      const e = r.searchEntries[0];
+      const ts = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:[.,]\d+)?Z$/i.exec(String(e?.createTimestamp ?? ''));
+      if (!e || !ts) return false;
+      const created = Date.UTC(+ts[1], +ts[2] - 1, +ts[3], +ts[4], +ts[5], +ts[6]);
+      if (!(created >= Math.floor(Date.parse(since) / 1000) * 1000)) return false;
+      return normalizeDn(String(e.creatorsName ?? '')) === normalizeDn(this.opts.bindDn);
+    } catch {
+      return false;
+    }
+  }
+
   private async readEntry(client: Client, dn: string): Promise<Map<string, Value[]> | null> {
     try {
       const r = await client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['*'] });

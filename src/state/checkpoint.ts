@@ -185,6 +185,11 @@ export class CheckpointStore {
     return v === undefined ? undefined : (JSON.parse(v) as RunIdentity);
   }
 
+  /** When the run that began this state started (ISO time); undefined for state written before it was recorded. */
+  async started(): Promise<string | undefined> {
+    return (await this.db.get('started')) ?? undefined;
+  }
+
   async checkpoint(): Promise<CheckpointData | undefined> {
     const v = await this.db.get('checkpoint');
     if (v === undefined) return undefined;
@@ -197,6 +202,8 @@ export class CheckpointStore {
   async begin(id: RunIdentity): Promise<void> {
     const b = this.db.batch();
     b.put('identity', JSON.stringify(id));
+    // When the original run began: a resumed LDAP load takes an entry created since then by its bind DN as its own.
+    b.put('started', new Date().toISOString());
     b.del('checkpoint');
     await this.write(b);
     this.serial = 0;
