@@ -25,6 +25,7 @@ import { normalizeDn, parentDn, rdnOf } from '../dn.js';
 import { LdapflowError } from '../errors.js';
 import type { BarrierStage, StageContext } from '../stage.js';
 import { Spill } from '../state/spill.js';
+import { ownString } from '../strings.js';
 
 export const DEFAULT_REFERENCE_ATTRIBUTES = ['member', 'uniqueMember', 'manager', 'owner', 'seeAlso', 'roleOccupant', 'secretary'];
 
@@ -363,12 +364,12 @@ class OrderState {
     if (this.keep(idx, rec, false)) {
       const l = this.waitMem.get(p);
       if (l) l.push(idx);
-      else this.waitMem.set(own(p), [idx]);
+      else this.waitMem.set(ownString(p), [idx]);
       this.setState(idx, WAIT_MEM);
     } else {
       const sp = await this.getSpill();
       await sp.put('w\0' + p + '\0' + hex(idx), rec);
-      this.spilledParents.set(own(p), (this.spilledParents.get(p) ?? 0) + 1);
+      this.spilledParents.set(ownString(p), (this.spilledParents.get(p) ?? 0) + 1);
       this.setState(idx, WAIT_DISK);
       this.bump('ORDER_SPILLED');
     }
@@ -609,7 +610,7 @@ class OrderState {
               kept.push(exact);
               continue;
             }
-            gdn ??= own(rec.dn);
+            gdn ??= ownString(rec.dn);
             gorigin ??= rec.origin && { ...rec.origin };
             deferredHere.push({ dn: gdn, name: a.name, value: exact, suffix, origin: gorigin });
             changed = true;
@@ -620,9 +621,9 @@ class OrderState {
         }
         if (await this.presentInTarget(t)) { kept.push(v); continue; }
         if (!this.final && this.o.ldap) {
-          gdn ??= own(rec.dn);
+          gdn ??= ownString(rec.dn);
           gorigin ??= rec.origin && { ...rec.origin };
-          deferredHere.push({ dn: gdn, name: a.name, value: own(v), suffix, origin: gorigin });
+          deferredHere.push({ dn: gdn, name: a.name, value: ownString(v), suffix, origin: gorigin });
           changed = true;
           continue;
         }
@@ -644,7 +645,7 @@ class OrderState {
           const t = normalizeDn(d.value.replace(UID_SUFFIX, ''));
           const l = this.deferred.get(t);
           if (l) l.push(d);
-          else this.deferred.set(own(t), [d]);
+          else this.deferred.set(ownString(t), [d]);
           this.bump('ORDER_REFERENCE_DEFERRED');
         }
       }
@@ -804,21 +805,17 @@ class OrderState {
  * A copy of a string that shares no memory with the string it was cut from. The LDIF reader's strings are slices of
  * its 64 KiB chunks; keeping one slice keeps its whole chunk alive, so anything this stage keeps for long is copied.
  */
-function own(s: string): string {
-  return s.length < 13 ? s : Buffer.from(s, 'utf8').toString('utf8');
-}
-
 /** Copy the strings of a record that is going to wait, so it does not pin the reader's chunks. */
 function detach(rec: Rec): void {
-  rec.dn = own(rec.dn);
-  if (rec.ndn !== undefined) rec.ndn = own(rec.ndn);
+  rec.dn = ownString(rec.dn);
+  if (rec.ndn !== undefined) rec.ndn = ownString(rec.ndn);
   if (rec.origin) rec.origin = { file: rec.origin.file, line: rec.origin.line, index: rec.origin.index };
   const attrs = new Map<string, Attribute>();
   for (const [k, a] of rec.attrs) {
     const v = a.values;
-    for (let i = 0; i < v.length; i++) { const x = v[i]; if (typeof x === 'string') v[i] = own(x); }
-    a.name = own(a.name);
-    attrs.set(own(k), a);
+    for (let i = 0; i < v.length; i++) { const x = v[i]; if (typeof x === 'string') v[i] = ownString(x); }
+    a.name = ownString(a.name);
+    attrs.set(ownString(k), a);
   }
   rec.attrs = attrs;
 }
@@ -933,7 +930,7 @@ export class Spellings {
     if (this.at[idx] === -1) this.long.delete(idx);
     if (dn === ndn) { this.at[idx] = 0; return; }
     if (dn.length !== ndn.length || this.used > 0x7fff0000) {
-      this.long.set(idx, own(dn));
+      this.long.set(idx, ownString(dn));
       this.at[idx] = -1;
       return;
     }
