@@ -15,6 +15,7 @@ import { isUtf8 } from 'node:buffer';
 import { fileURLToPath } from 'node:url';
 import { LdapflowError } from '../errors.js';
 import { rememberBase64 } from '../entry.js';
+import { ownString } from '../strings.js';
 import type {
   Attribute, ChangeRecord, Control, Entry, LdifRecord, Modification, ModOp, Origin, Reject, Value,
 } from '../entry.js';
@@ -143,12 +144,8 @@ export class LdifParser {
       const sep = chunk.indexOf('\n\n');
       const k = sep < 0 ? chunk.length : sep + 2;
       this.pieces.push(k === chunk.length ? chunk : chunk.slice(0, k));
-      const head = this.pieces.join('');
       const headAscii = chunkAscii && this.piecesAscii;
-      this.pieces = [];
-      this.piecesLen = 0;
-      this.piecesAscii = true;
-      this.scan(head, headAscii, out, false);
+      this.scan(this.takePieces(), headAscii, out, false);
       if (k === chunk.length) return;
       data = chunk.slice(k); // the head ended with a blank line: nothing of it is left waiting
     }
@@ -159,12 +156,17 @@ export class LdifParser {
   end(out: ParseOutput): void {
     this.pendingCR = false; // a CR ending the input ends its last line
     if (!this.pieces.length) return;
-    const data = this.pieces.join('');
     const ascii = this.piecesAscii;
+    this.scan(this.takePieces(), ascii, out, true);
+  }
+
+  /** The unfinished text, joined; nothing is left waiting. */
+  private takePieces(): string {
+    const data = this.pieces.join('');
     this.pieces = [];
     this.piecesLen = 0;
     this.piecesAscii = true;
-    this.scan(data, ascii, out, true);
+    return data;
   }
 
   /** Records of `data` up to its last record boundary; the rest waits in `pieces` (or, at the end, is the last record). */
@@ -295,13 +297,8 @@ export class LdifParser {
         key = keys[i];
       } else {
         name = s.slice(from, c);
-        let l = this.lowerCache.get(name);
-        if (l === undefined) {
-          if (!ATTR_DESC.test(name)) return null;
-          l = name.toLowerCase();
-          if (this.lowerCache.size > 10000) this.lowerCache.clear();
-          this.lowerCache.set(ownCopy(name), l = ownCopy(l));
-        }
+        const l = this.lowerOrNull(name);
+        if (l === null) return null;
         key = l;
         names[i] = name;
         keys[i] = key;
@@ -311,19 +308,9 @@ export class LdifParser {
       if (f === 58 /* : */) {
         let k = c + 2;
         while (k < to && s.charCodeAt(k) === 32) k++;
-        const b64 = s.slice(k, to);
-        // Decoded into a reused buffer: most base64 values are short UTF-8 text, and then no Buffer is allocated.
-        if (b64.length > scratch.length) scratch = Buffer.allocUnsafe(b64.length);
-        const len = scratch.write(b64, 'base64');
-        if (!validBase64(b64, len)) return null;
-        const text = scratch.toString('utf8', 0, len);
-        if (text.indexOf('\ufffd') < 0 || isUtf8(scratch.subarray(0, len))) v = text;
-        else {
-          const bytes = new Uint8Array(len);
-          bytes.set(scratch.subarray(0, len));
-          rememberBase64(bytes, b64);
-          v = bytes;
-        }
+        const d = decodeBase64(s.slice(k, to));
+        if (d === null) return null;
+        v = d;
       } else if (f === 60 /* < */) {
         return null;
       } else {
@@ -452,12 +439,9 @@ export class LdifParser {
     const c = spec.charCodeAt(0);
     if (c === 58 /* : */) {
       const b64 = spec.slice(1).trimStart();
-      const buf = Buffer.from(b64, 'base64');
-      if (!validBase64(b64, buf.length)) throw new RecordError('LDIF_INVALID_BASE64', `invalid base64 value "${truncate(latin1ToUtf8(b64))}"`, line);
-      if (isUtf8(buf)) return buf.toString('utf8');
-      const bytes = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
-      rememberBase64(bytes, b64);
-      return bytes;
+      const v = decodeBase64(b64);
+      if (v === null) throw new RecordError('LDIF_INVALID_BASE64', `invalid base64 value "${truncate(latin1ToUtf8(b64))}"`, line);
+      return v;
     }
     if (c === 60 /* < */) {
       const url = spec.slice(1).trim();
@@ -486,14 +470,20 @@ export class LdifParser {
   }
 
   private lower(name: string): string {
+    const l = this.lowerOrNull(name);
+    if (l === null) {
+      throw new RecordError('LDIF_BAD_ATTRIBUTE', name === '' ? 'empty attribute description' : `invalid attribute description "${truncate(latin1ToUtf8(name))}"`, 0);
+    }
+    return l;
+  }
+
+  /** The lower-cased key of an attribute description (remembered), or null when the description is invalid. */
+  private lowerOrNull(name: string): string | null {
     let l = this.lowerCache.get(name);
     if (l === undefined) {
-      if (!ATTR_DESC.test(name)) {
-        throw new RecordError('LDIF_BAD_ATTRIBUTE', name === '' ? 'empty attribute description' : `invalid attribute description "${truncate(latin1ToUtf8(name))}"`, 0);
-      }
-      l = name.toLowerCase();
+      if (!ATTR_DESC.test(name)) return null;
       if (this.lowerCache.size > 10000) this.lowerCache.clear();
-      this.lowerCache.set(ownCopy(name), l = ownCopy(l));
+      this.lowerCache.set(ownString(name), l = ownString(name.toLowerCase()));
     }
     return l;
   }
@@ -678,11 +668,6 @@ function colonOf(l: Line): number {
 
 /** A line holding only spaces and tabs (ends a record, as real-world readers do). */
 const BLANKISH_LINE = /(?:^|\n)[ \t][ \t\v\f\r\xa0]*(?:\n|$)/;
-/** A string sharing no memory with the input chunk it was cut from (for what outlives the record: caches). */
-function ownCopy(s: string): string {
-  return Buffer.from(s, 'latin1').toString('latin1');
-}
-
 function isBlankish(t: string): boolean {
   const c = t.charCodeAt(0);
   return t.length === 0 || ((c === 32 || c === 9) && t.trim() === '');
@@ -711,6 +696,24 @@ function sameOptionsIgnoringBinary(a: string, b: string): boolean {
   const oa = pa.slice(1).filter((o) => o !== 'binary').sort().join(';');
   const ob = pb.slice(1).filter((o) => o !== 'binary').sort().join(';');
   return oa === ob;
+}
+
+/**
+ * A base64 value: text when it decodes to valid UTF-8, else bytes that remember their base64; null when it is not
+ * valid base64. Decoded into a reused buffer: most base64 values are short UTF-8 text, and then no Buffer is allocated.
+ */
+function decodeBase64(b64: string): Value | null {
+  // The reused buffer grows to 64 KiB at most: a larger value (a photo) gets a buffer of its own, not kept after.
+  if (b64.length > scratch.length && b64.length <= 1 << 16) scratch = Buffer.allocUnsafe(b64.length);
+  const buf = b64.length <= scratch.length ? scratch : Buffer.allocUnsafe(b64.length);
+  const len = buf.write(b64, 'base64');
+  if (!validBase64(b64, len)) return null;
+  const text = buf.toString('utf8', 0, len);
+  if (text.indexOf('\ufffd') < 0 || isUtf8(buf.subarray(0, len))) return text;
+  const bytes = new Uint8Array(len);
+  bytes.set(buf.subarray(0, len));
+  rememberBase64(bytes, b64);
+  return bytes;
 }
 
 /** Standard alphabet, padding only at the end, and a length that decodes whole (padding may be omitted). */
