@@ -5,6 +5,7 @@
  * (comments are folded on code-point boundaries, counting UTF-8 bytes). Attribute and value order is kept.
  */
 import { base64Of, type Control, type LdifRecord, type Value } from '../entry.js';
+import { ownString } from '../strings.js';
 
 /** True when a text value cannot be written as a plain SAFE-STRING. */
 const NEEDS_B64 = /^[ :<]|[^\x20-\x7e]| $/;
@@ -18,14 +19,22 @@ const b64 = base64Of;
 
 /** `name: value` or `name:: base64`, folded. */
 export function formatAttr(name: string, v: Value, wrap = 76): string {
-  let line: string;
-  if (typeof v === 'string' && !NEEDS_B64.test(v)) line = v === '' ? name + ':' : name + ': ' + v;
-  else line = name + ':: ' + b64(v);
+  return attrLine(name, v, wrap, isSafe(v));
+}
+
+/** Whether a value can be written as a plain SAFE-STRING. */
+function isSafe(v: Value): boolean {
+  return typeof v === 'string' && !NEEDS_B64.test(v);
+}
+
+/** formatAttr with the SAFE-STRING test already made. */
+function attrLine(name: string, v: Value, wrap: number, safe: boolean): string {
+  const line = safe ? (v === '' ? name + ':' : name + ': ' + (v as string)) : name + ':: ' + b64(v);
   if (!(wrap > 0 && line.length > wrap)) return line;
   const folded = fold(line, wrap);
   // A continuation line holding only spaces reads as a blank line (the end of the record) in real-world readers,
-  // ours included: a value with such a run of spaces goes base64 instead.
-  if (typeof v === 'string' && folded.includes(allSpaceLine(wrap))) return fold(name + ':: ' + b64(v), wrap);
+  // ours included: a value with such a run of spaces goes base64 instead (base64 text holds no spaces).
+  if (safe && folded.includes(allSpaceLine(wrap))) return fold(name + ':: ' + b64(v), wrap);
   return folded;
 }
 
@@ -84,12 +93,13 @@ export function formatRecord(rec: LdifRecord, opts: FormatOptions = {}): string 
 
 /** `name: value` (or base64, folded) and its newline, pushed onto `out`. */
 function pushAttr(out: string[], name: string, v: Value, wrap: number): void {
-  if (typeof v === 'string' && !(wrap > 0 && name.length + 2 + v.length > wrap) && !NEEDS_B64.test(v)) {
+  const safe = isSafe(v);
+  if (safe && !(wrap > 0 && name.length + 2 + (v as string).length > wrap)) {
     if (v === '') out.push(name, ':\n');
-    else out.push(prefixOf(name), v, '\n');
+    else out.push(prefixOf(name), v as string, '\n');
     return;
   }
-  out.push(formatAttr(name, v, wrap), '\n');
+  out.push(attrLine(name, v, wrap, safe), '\n');
 }
 
 /** `name: ` per attribute name, made once: one piece less per line to push and to join. */
@@ -98,9 +108,9 @@ function prefixOf(name: string): string {
   let p = prefixes.get(name);
   if (p === undefined) {
     if (prefixes.size > 10000) prefixes.clear();
-    // Flat copies: a `+` result this long is a cons string, which every join would walk; and a name read from LDIF
-    // is a slice of its 64 KiB input chunk, which a remembered slice would keep alive.
-    prefixes.set(Buffer.from(name, 'utf8').toString('utf8'), p = Buffer.from(name + ': ', 'utf8').toString('utf8'));
+    // Owned copies: a name read from LDIF is a slice of its input chunk; and a `+` result this long is a cons string,
+    // which every join would walk (the copy is flat).
+    prefixes.set(ownString(name), p = ownString(name + ': '));
   }
   return p;
 }
