@@ -4,11 +4,12 @@
  * comment above each record, so the file can be fixed and loaded again. Counts fixes, enforces the error threshold,
  * stops cleanly on abort (what was accepted is flushed) and returns a summary.
  */
-import { createWriteStream, existsSync, fsync, statSync, truncateSync, unlinkSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, statSync, truncateSync, unlinkSync, type WriteStream } from 'node:fs';
 import { LdapflowError } from './errors.js';
 import type { Batch, Note, Reject } from './entry.js';
 import type { MapStage, Sink, Source, Stage, StageContext } from './stage.js';
 import { formatComment, formatRecord } from './sinks/ldif-format.js';
+import { flushAndFsync } from './sinks/ldif-file.js';
 import { formatWhere } from './errors.js';
 import type { CheckpointData } from './state/checkpoint.js';
 
@@ -245,14 +246,6 @@ export async function run(opts: RunOptions): Promise<Summary> {
     opts.onProgress?.({ read, written, rejected, bytesRead: source.bytesRead(), totalBytes: source.totalBytes, elapsedSeconds: e, entriesPerSecond: e > 0 ? read / e : 0 });
   };
 
-  /** Everything handed to the reject stream so far is on disk: flushed (the callback of an empty write comes after
-   * those of every earlier write), then fsynced. Writing may go on meanwhile. */
-  const syncRejectStream = async (o: WriteStream): Promise<void> => {
-    await new Promise<void>((res, rej) => o.write('', (err) => (err ? rej(err) : res())));
-    const fd = (o as unknown as { fd: number | null }).fd;
-    if (typeof fd === 'number') await new Promise<void>((res, rej) => fsync(fd, (err) => (err ? rej(err) : res())));
-  };
-
   /*
    * Checkpoints. One is taken at a quiescent point (every batch handed to the sink acknowledged, its rejects handed to
    * the reject stream): its numbers are read there and then, synchronously (records, rejects, counters, the output's
@@ -274,7 +267,7 @@ export async function run(opts: RunOptions): Promise<Summary> {
     const sinkSynced = sink.sync ? sink.sync() : Promise.resolve(null);
     const o = rejectOut;
     const rejectBytes = o ? rejectBase + rejectHanded : rejectFileUsed ? statSync(rejectFileUsed).size : null;
-    const rejectSynced = o ? syncRejectStream(o) : Promise.resolve();
+    const rejectSynced = o ? flushAndFsync(o) : Promise.resolve();
     const cp = {
       status: 'running' as const, sinkRecords, streamRejects, rejectBytes, rejectFile: rejectFileUsed,
       written, rejected, rejects: { ...rejects }, sinkCounts: { ...sinkCounts },

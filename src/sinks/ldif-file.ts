@@ -27,6 +27,16 @@ export interface WriteLdifOptions {
   resumeAt?: number;
 }
 
+/**
+ * Everything handed to a stream so far is on disk: flushed (the callback of an empty write comes after those of every
+ * earlier write), then, for a file stream when `fsyncToo`, fsynced. Writing may go on meanwhile.
+ */
+export async function flushAndFsync(o: Writable, fsyncToo = true): Promise<void> {
+  await new Promise<void>((resolve, reject) => o.write('', (err) => (err ? reject(err) : resolve())));
+  const fd = (o as unknown as { fd?: number | null }).fd;
+  if (fsyncToo && typeof fd === 'number') await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(err) : resolve())));
+}
+
 export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: string; bytesWritten(): number; sync(): Promise<number> } {
   if (!opts || typeof opts.output !== 'string' || opts.output === '') throw new LdapflowError('OPTION_INVALID', 'writeLdif: option "output" must be a path or "-"');
   const wrap = opts.wrap ?? 76;
@@ -128,10 +138,10 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
       const o = out;
       if (!o) return n;
       if (failed) throw fail(failed);
-      await new Promise<void>((resolve, reject) => o.write('', (err) => (err ? reject(fail(err)) : resolve())));
-      const fd = (o as unknown as { fd: number | null }).fd;
-      if (!toStdout && !opts.stream && typeof fd === 'number') {
-        await new Promise<void>((resolve, reject) => fsync(fd, (err) => (err ? reject(fail(err)) : resolve())));
+      try {
+        await flushAndFsync(o, !toStdout && !opts.stream);
+      } catch (err) {
+        throw fail(err as Error);
       }
       return n;
     },
