@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { LdapflowError, UsageError } from './errors.js';
 import { readLdif } from './sources/ldif-file.js';
 import { writeLdif } from './sinks/ldif-file.js';
+import type { CheckpointPlan } from './checkpointing.js';
 import type { RunOptions } from './pipeline.js';
 import type { Sink, Source, Stage } from './stage.js';
 
@@ -129,7 +130,7 @@ export async function buildSource(spec: string, o: CliRunOptions): Promise<Sourc
   return readLdif({ input: spec, mode: o.mode, batchSize: o.batchSize });
 }
 
-export async function buildSink(spec: string, o: CliRunOptions, resume?: { ldifOffset?: number; ldap?: boolean; since?: string }): Promise<Sink> {
+export async function buildSink(spec: string, o: CliRunOptions, resume?: CheckpointPlan['sinkResume']): Promise<Sink> {
   if (isLdapUrl(spec)) {
     if (o.splitBy) throw new UsageError('--split-by works with an LDIF sink only');
     const { writeLdap } = await import('./sinks/ldap-server.js');

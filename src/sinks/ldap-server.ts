@@ -700,7 +700,6 @@ class LdapSink implements Sink {
     return false;
   }
 
-  /** The user attributes of an entry, or null when it does not exist. */
   /** Whether the entry was created by our bind DN at or after `since` (its createTimestamp has whole seconds). */
   private async createdByThisRun(client: Client, dn: string, since: string): Promise<boolean> {
     if (!this.opts.bindDn) return false;
@@ -717,6 +716,7 @@ class LdapSink implements Sink {
     }
   }
 
+  /** The user attributes of an entry, or null when it does not exist. */
   private async readEntry(client: Client, dn: string): Promise<Map<string, Value[]> | null> {
     try {
       const r = await client.search(dn, { scope: 'base', filter: '(objectClass=*)', attributes: ['*'] });

@@ -245,6 +245,13 @@ function boundaryAfter(buf: Buffer, from: number, crlf: boolean): number {
   return b + 3;
 }
 
+/** Record boundaries (blank lines) in a buffer. */
+function countRecords(buf: Buffer, crlf: boolean): number {
+  let n = 0;
+  for (let p = boundaryAfter(buf, 0, crlf); p >= 0; p = boundaryAfter(buf, p, crlf)) n++;
+  return n;
+}
+
 /** Whether a chunk holds a line that is not a comment (it then holds a record or the version line). */
 function hasNonComment(buf: Buffer): boolean {
   let pos = 0;
@@ -285,7 +292,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
         stages: opts.stages.map(specOf),
         parse: { file, mode: opts.mode, maxRecordBytes },
       });
-      // Bytes per record, measured on the data (first estimate from the first read, then from finished chunks).
+      // Bytes per record, measured on the data (first estimate from the first read, then from the chunks cut).
       let avgRecordBytes = 0;
       let cutBytes = 0;
       let cutRecords = 0;
@@ -328,8 +335,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
             append(c);
             if (avgRecordBytes === 0) {
               const probe = cur.subarray(0, Math.min(len, 1 << 18));
-              let n = 0;
-              for (let p = boundaryAfter(probe, 0, crlf); p >= 0; p = boundaryAfter(probe, p, crlf)) n++;
+              const n = countRecords(probe, crlf);
               if (n > 0) avgRecordBytes = Math.max(64, Math.floor(probe.length / n));
               else if (len < (1 << 18)) continue;
               else avgRecordBytes = 1 << 18;
@@ -350,7 +356,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
                 }
                 break;
               }
-              for (let p = boundaryAfter(view, 0, crlf); p >= 0 && p <= cut; p = boundaryAfter(view, p, crlf)) cutRecords++;
+              cutRecords += countRecords(view.subarray(0, cut), crlf);
               cutBytes += cut;
               yield send(cut);
             }
