@@ -9,21 +9,15 @@
  */
 import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { generatedExport } from '../support/generated.js';
 import { startSlapd, type SlapdHandle } from '../support/slapd.js';
 import { ldapsearch, dnsOf } from '../support/ldap-data.js';
 
 const SUFFIX = 'dc=example,dc=com';
 const CLI = resolve('dist/src/cli.js');
-const GEN = resolve('dist/bench/gen.js');
-const dir = mkdtempSync(join(tmpdir(), 'ldapflow-resume-ldap-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-const input = join(dir, 'in.ldif');
-const g = spawnSync(process.execPath, [GEN, '--entries', '20000', '--out', input, '--seed', '5', '--out-of-order', '0.05'], { encoding: 'utf8' });
-if (g.status !== 0) throw new Error(g.stderr);
+const { dir, input } = generatedExport('ldapflow-resume-ldap-');
 
 function baseArgs(srv: SlapdHandle, name: string): string[] {
   const pw = join(dir, `pw-${name}`);

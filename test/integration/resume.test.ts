@@ -9,18 +9,13 @@
  */
 import t from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { generatedExport } from '../support/generated.js';
 
 const CLI = resolve('dist/src/cli.js');
 const GEN = resolve('dist/bench/gen.js');
-const dir = mkdtempSync(join(tmpdir(), 'ldapflow-resume-'));
-t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-
-const input = join(dir, 'in.ldif');
-const g = spawnSync(process.execPath, [GEN, '--entries', '20000', '--out', input, '--seed', '5', '--out-of-order', '0.05'], { encoding: 'utf8' });
-if (g.status !== 0) throw new Error(g.stderr);
+const { dir, input } = generatedExport('ldapflow-resume-');
 
 const common = (out: string, state: string) => [input, out, '--preset', 'oid-to-oud', '--checkpoint-interval', '1000', '--state', state];
 
