@@ -251,12 +251,13 @@ export async function buildRun(sourceSpec: string, sinkSpec: string, o: CliRunOp
   // The worker pool's default (one worker per core beyond the first) is measured for LDIF output. An LDAP sink is
   // bound by the server (slapd's CPU per entry is ~2x ours), so it stays inline unless asked.
   const workers = o.workers ?? (sink.kind === 'ldap' ? 0 : undefined);
-  if (workers !== 0 && stages.some((s) => s.kind === 'map')) {
+  if (workers !== 0 && (stages.some((s) => s.kind === 'map') || sink.textWrap !== undefined)) {
     // Map stages on the worker pool (--workers N; default from the benchmark); an LDIF source is parsed there too.
     const { planWorkers } = await import('./transforms/in-workers.js');
     ({ source, stages, runMapStages } = planWorkers({
       source, stages, workers, mode: o.mode, batchSize: o.batchSize,
       ...(isLdapUrl(sourceSpec) ? {} : { ldifInput: sourceSpec }),
+      ...(sink.textWrap !== undefined ? { format: { wrap: sink.textWrap } } : {}),
     }));
   }
   return {

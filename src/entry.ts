@@ -90,8 +90,19 @@ export interface Reject {
 /** A batch: records in input order with a sequence number, and the rejects found so far for them. */
 export interface Batch {
   seq: number;
+  /**
+   * The records. When `ldif` is set they were written to LDIF text already (by a worker, src/transforms/in-workers.ts)
+   * and this array only counts them: its slots are empty.
+   */
   records: LdifRecord[];
   rejects: Reject[];
+  /**
+   * The records' LDIF text, a blank line between them (src/sinks/ldif-format.ts formatRecordsToBuffer): set only
+   * when nothing between the workers and an LDIF file sink needs the records themselves.
+   */
+  ldif?: Uint8Array;
+  /** Called once `ldif` is written (or skipped): its memory may then be reused. */
+  release?: () => void;
   /** Counts of fixes and other notes by code, added by stages. */
   counts?: Record<string, number>;
   /** What stages did to the entries named by `--explain`: one line per change, for the user. */

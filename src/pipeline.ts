@@ -8,7 +8,7 @@ import { createWriteStream, existsSync, statSync, truncateSync, unlinkSync, type
 import { LdapflowError } from './errors.js';
 import type { Batch, Note, Reject } from './entry.js';
 import type { MapStage, Sink, Source, Stage, StageContext } from './stage.js';
-import { formatComment, formatRecord } from './sinks/ldif-format.js';
+import { dropFormattedRecords, formatComment, formatRecord } from './sinks/ldif-format.js';
 import { flushAndFsync } from './sinks/ldif-file.js';
 import { formatWhere } from './errors.js';
 import type { CheckpointData } from './state/checkpoint.js';
@@ -328,9 +328,11 @@ export async function run(opts: RunOptions): Promise<Summary> {
         const k = Math.min(skipRecords, batch.records.length);
         skipRecords -= k;
         sinkRecords += k;
+        if (batch.ldif && k > 0) batch.ldif = dropFormattedRecords(batch.ldif, k);
         batch.records = k === batch.records.length ? [] : batch.records.slice(k);
-        if (batch.records.length === 0) continue;
+        if (batch.records.length === 0) { batch.release?.(); continue; }
       }
+      if (batch.ldif && sink.textWrap === undefined) throw new LdapflowError('RUN_BAD_PLAN', `the ${sink.kind} sink cannot take records written as LDIF text by the workers (readLdifInWorkers "format" is for an LDIF file sink)`);
       dispatched++;
       sinkRecords += batch.records.length;
       sinceCheckpoint += batch.records.length;

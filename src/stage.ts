@@ -50,6 +50,11 @@ export interface SinkContext {
 
 export interface Sink {
   kind: 'ldif' | 'ldap';
+  /**
+   * Set when the sink takes batches already written as LDIF text (Batch `ldif`, made by workers): the column that
+   * text must be folded at, the same as the sink's own.
+   */
+  textWrap?: number;
   /** Open the target. Throws an LdapflowError with one readable message when it cannot. */
   open(ctx: SinkContext): Promise<void>;
   /**

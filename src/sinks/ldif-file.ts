@@ -51,11 +51,12 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
   const fail = (err: Error): LdapflowError =>
     new LdapflowError('LDIF_WRITE_FAILED', `cannot write ${toStdout ? 'standard output' : opts.output}: ${(err as NodeJS.ErrnoException).code === 'EPIPE' ? 'the reader closed the pipe' : err.message}`, { file: opts.output });
 
-  function write(text: string): Promise<void> {
+  /** Hand `text` to the stream; resolves when there is room for more. `written` runs once the stream is done with it. */
+  function write(text: string | Uint8Array, written?: () => void): Promise<void> {
     if (failed) return Promise.reject(fail(failed));
-    bytes += Buffer.byteLength(text);
+    bytes += typeof text === 'string' ? Buffer.byteLength(text) : text.byteLength;
     return new Promise((resolve, reject) => {
-      const ok = out!.write(text, (err) => { if (err) { failed = err; reject(fail(err)); } });
+      const ok = out!.write(text, (err) => { written?.(); if (err) { failed = err; reject(fail(err)); } });
       if (ok) resolve();
       else out!.once('drain', resolve);
     });
@@ -80,6 +81,7 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
   return {
     kind: 'ldif',
     path: opts.output,
+    textWrap: wrap,
     bytesWritten: () => bytes,
     async open(c: SinkContext) {
       ctx = c;
@@ -116,6 +118,15 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
         if (opts.version !== false) { parts.push('version: 1\n'); started = true; }
       }
       const recs = batch.records;
+      if (batch.ldif) {
+        // Written by a worker already (formatRecordsToBuffer): the separator before it, then the text as it is.
+        if (batch.ldif.byteLength > 0 && started) parts.push('\n');
+        if (parts.length) await write(parts.join(''));
+        if (batch.ldif.byteLength > 0) await write(batch.ldif, batch.release);
+        else batch.release?.();
+        ctx.acknowledge(batch.seq, recs.length);
+        return;
+      }
       for (let i = 0; i < recs.length; i++) {
         if (started) parts.push('\n');
         started = true;

@@ -156,3 +156,41 @@ export function formatRecordTo(rec: LdifRecord, out: string[], wrap = 76): void 
 export function formatComment(text: string, wrap = 76): string {
   return foldComment('# ' + text, wrap) + '\n';
 }
+
+/**
+ * Records as LDIF text, a blank line between them (none before the first, none after the last): what a worker hands
+ * the LDIF sink when nothing after the worker stages needs the records themselves. Joined in pieces of a few tens of
+ * KiB (see the sink's write), then copied once into `into` when the text fits (a buffer the caller reuses), else into
+ * a new buffer of exactly the text's size. Returns the buffer and the text's length in it.
+ */
+export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: Buffer): { buf: Buffer; len: number } {
+  const texts: string[] = [];
+  const parts: string[] = [];
+  for (let i = 0; i < records.length; i++) {
+    if (i > 0) parts.push('\n');
+    formatRecordTo(records[i], parts, wrap);
+    if (parts.length >= 4096) { texts.push(parts.join('')); parts.length = 0; }
+  }
+  if (parts.length) texts.push(parts.join(''));
+  let total = 0;
+  for (const t of texts) total += Buffer.byteLength(t);
+  const buf = into && into.length >= total ? into : Buffer.allocUnsafeSlow(total);
+  let off = 0;
+  for (const t of texts) off += buf.write(t, off);
+  return { buf, len: total };
+}
+
+/**
+ * Text from formatRecordsToBuffer without its first `k` records: records are separated by exactly one blank line and
+ * hold none (a value with a line break is written base64), so the k-th `\n\n` ends the k-th record.
+ */
+export function dropFormattedRecords(text: Uint8Array, k: number): Uint8Array {
+  const b = Buffer.from(text.buffer, text.byteOffset, text.byteLength);
+  let pos = 0;
+  for (let i = 0; i < k; i++) {
+    const at = b.indexOf('\n\n', pos, 'latin1');
+    if (at < 0) return text.subarray(text.byteLength);
+    pos = at + 2;
+  }
+  return text.subarray(pos);
+}

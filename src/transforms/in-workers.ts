@@ -15,13 +15,14 @@
  * error and on abort.
  */
 import { availableParallelism } from 'node:os';
-import { createReadStream, existsSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { Piscina } from 'piscina';
 import { LdapflowError } from '../errors.js';
-import type { Batch, Reject } from '../entry.js';
+import type { Batch, LdifRecord, Reject } from '../entry.js';
 import type { MapStage, Source, Stage } from '../stage.js';
 import type { ParseMode } from '../sources/ldif-parser.js';
 import { decodedInput, inputInfo } from '../sources/ldif-file.js';
@@ -39,14 +40,18 @@ export interface WorkerPoolOptions {
 }
 
 /**
- * The default `--workers`: one worker per core beyond the first (the main thread keeps ordering and writing), at most
- * 4; 0 (inline) on one core. Measured on the 2-core machine (bench/RESULTS.md, `npm run bench`, 2026-11-25), full
+ * The default `--workers`. When the main thread keeps ordering and writing: one worker per core beyond the first, at
+ * most 4; 0 (inline) on one core. Measured on the 2-core machine (bench/RESULTS.md, `npm run bench`, 2026-11-25), full
  * oid-to-oud pipeline: 1M entries inline 12.1k entries/s (325 MB), 1 worker 17.7k/s (375 MB), 2 workers 17.7k/s
- * (451 MB); 100k: 8.5k, 12.3k, 11.6k. One worker pays on 2 cores; a second finds no free core. More than 2 cores
- * was not measured: the cap of 4 is a guess that the main thread becomes the bottleneck.
+ * (451 MB); 100k: 8.5k, 12.3k, 11.6k. One worker pays on 2 cores; a second finds no free core. When the workers also
+ * write the LDIF text (`mainLight`: nothing but reading and writing bytes is left on the main thread), one worker per
+ * core: 100k passthrough inline 3.8 s, 1 worker 3.2 s, 2 workers 2.7 s. More than 2 cores was not measured: the cap
+ * of 4 is a guess that the main thread becomes the bottleneck.
  */
-export function defaultWorkers(): number {
-  return Math.max(0, Math.min(availableParallelism() - 1, 4));
+export function defaultWorkers(mainLight = false): number {
+  const cores = availableParallelism();
+  if (cores < 2) return 0;
+  return Math.min(mainLight ? cores : cores - 1, 4);
 }
 
 /** The compiled worker module. From src/ (tests run .ts through a loader) it is the one in dist/. */
@@ -230,6 +235,9 @@ export interface ReadLdifInWorkersOptions extends WorkerPoolOptions {
   maxRecordBytes?: number;
   /** The map stages the workers run after parsing, in order (each must have a known `worker` factory). */
   stages: MapStage[];
+  /** The workers also write the records as LDIF text (batches then carry `ldif`, see Batch): for an LDIF sink with
+   * nothing between it and these stages. */
+  format?: { wrap: number };
 }
 
 const NL2 = Buffer.from('\n\n', 'latin1');
@@ -265,6 +273,59 @@ function hasNonComment(buf: Buffer): boolean {
   return false;
 }
 
+/**
+ * Shared buffers reused from task to task: the input chunks a worker parses, and the LDIF text it writes. A buffer
+ * allocated per chunk and per result (a few hundred KB each, thousands of them) is freed only when the garbage
+ * collector finds it, and the process's malloc heap kept the churn: ~95 MB of it at 1M entries, the largest part of
+ * peak RSS (measured with /proc/PID/smaps). `take` gives a free buffer of at least `size` bytes (a new one when none
+ * is free: a lost `give` costs memory, never a hang); `give` returns one.
+ */
+class SharedBuffers {
+  private free: SharedArrayBuffer[] = [];
+  constructor(private readonly min: number) {}
+  take(size: number): SharedArrayBuffer {
+    for (let i = this.free.length - 1; i >= 0; i--) {
+      if (this.free[i].byteLength >= size) return this.free.splice(i, 1)[0];
+    }
+    // None big enough: drop a small one (it would never fit again) and make one with room to spare.
+    if (this.free.length) this.free.pop();
+    return new SharedArrayBuffer(Math.max(this.min, Math.ceil(size * 1.25)));
+  }
+  give(b: SharedArrayBuffer): void {
+    this.free.push(b);
+  }
+}
+
+/** Whether a file starts with the gzip magic bytes (decodedInput then gunzips it). */
+function startsWithGzipMagic(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const b = Buffer.alloc(2);
+    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+  } catch {
+    return false; // the reader reports it
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** A file's bytes in 1 MiB reads into one buffer: each chunk yielded is valid until the next is asked for. */
+async function* reusedReads(path: string, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafeSlow(1 << 20);
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      if (bytesRead === 0) return;
+      onBytes(bytesRead);
+      yield buf.subarray(0, bytesRead);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
 /** Read an LDIF file, parse it and run `stages` on a worker pool (see the module comment). */
 export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
   if (!opts || typeof opts.input !== 'string' || opts.input === '') throw new LdapflowError('OPTION_INVALID', 'readLdifInWorkers: option "input" must be a path or "-"');
@@ -285,39 +346,54 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
     bytesRead: () => bytes,
     async *batches(signal: AbortSignal): AsyncGenerator<Batch> {
       if (signal.aborted) return;
-      const raw: Readable = opts.stream ?? (isStdin ? process.stdin : createReadStream(opts.input, { highWaterMark: 1 << 20 }));
-      const onAbort = () => raw.destroy();
+      // A plain file is read into one reused buffer (its bytes are copied into the chunk buffer at once); a stream
+      // gives a new buffer per read, which the garbage collector frees late (see SharedBuffers).
+      const plain = !isStdin && !opts.stream && !opts.gzip && !opts.input.endsWith('.gz') && !startsWithGzipMagic(opts.input);
+      const raw: Readable | undefined = plain ? undefined : opts.stream ?? (isStdin ? process.stdin : createReadStream(opts.input, { highWaterMark: 1 << 20 }));
+      const onAbort = () => raw?.destroy();
       signal.addEventListener('abort', onAbort, { once: true });
       const pool = startPool(v.file, v.workers, v.queueDepth, {
         stages: opts.stages.map(specOf),
         parse: { file, mode: opts.mode, maxRecordBytes },
+        ...(opts.format ? { format: opts.format } : {}),
       });
       // Bytes per record, measured on the data (first estimate from the first read, then from the chunks cut).
       let avgRecordBytes = 0;
       let cutBytes = 0;
       let cutRecords = 0;
       let readError: unknown;
-      const input = decodedInput(raw, opts, (n) => { bytes += n; });
+      const input = raw ? decodedInput(raw, opts, (n) => { bytes += n; }) : reusedReads(opts.input, (n) => { bytes += n; });
+      const inputs = new SharedBuffers(1 << 20);
+      const outputs = new SharedBuffers(1 << 20);
+      let lastOut = 0;
 
       const jobs = (async function* () {
-        // The bytes of the chunk being filled, in a buffer of its own (transferred to the worker, never copied again).
+        // The bytes read and not sent yet; a chunk goes to its worker in a shared buffer (SharedBuffers).
         let cur = Buffer.allocUnsafeSlow(1 << 21);
         let len = 0;
         let crlf = false;
         let first = true;
         let chunkStart = 0; // byte offset of `cur` in the (decoded) input
         const send = (cut: number) => {
-          const task: WorkerTask = { kind: 'raw', bytes: new Uint8Array(cur.buffer, cur.byteOffset, cut), first };
-          const transfer = [cur.buffer as ArrayBuffer];
-          const rest = len - cut;
-          const next = Buffer.allocUnsafeSlow(Math.max(cur.length, rest + (1 << 20)));
-          cur.copy(next, 0, cut, len);
+          const shared = inputs.take(cut);
+          cur.copy(Buffer.from(shared), 0, 0, cut);
+          cur.copyWithin(0, cut, len);
+          len -= cut;
+          // The text is about as long as the input (a little longer with base64 or folding); a result that does not
+          // fit comes back in a buffer of its own, and the next take makes a bigger one.
+          const out = opts.format ? outputs.take(lastOut) : undefined;
+          const task: WorkerTask = { kind: 'raw', bytes: new Uint8Array(shared, 0, cut), first, ...(out ? { out } : {}) };
           first = false;
           const start = chunkStart;
           chunkStart += cut;
-          cur = next;
-          len = rest;
-          return { p: submit(pool, task, transfer).then((r) => ({ r, size: cut, start })) };
+          return {
+            p: submit(pool, task).then((r) => {
+              inputs.give(shared);
+              if (out && !('died' in r) && r.ldifLen === undefined) outputs.give(out);
+              if (!('died' in r) && r.ldif) lastOut = r.ldif.byteLength;
+              return { r, size: cut, start, out };
+            }),
+          };
         };
         const append = (c: Buffer) => {
           if (len + c.length > cur.length) {
@@ -372,12 +448,19 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
       let indexOffset = 0;
       let seq = 0;
       try {
-        for await (const { r, start } of inOrder(jobs, v.workers * v.queueDepth)) {
+        for await (const { r, start, out } of inOrder(jobs, v.workers * v.queueDepth)) {
           if ('died' in r) throw diedError(r.died, `${file} from line ${lineOffset + 1} (byte ${start})`);
           if (r.fatal) throw fatalError(r.fatal, lineOffset);
-          const records = decodeRecords(r.records!, lineOffset, indexOffset);
+          const text = r.ldifRecords !== undefined;
+          const records = text ? new Array<LdifRecord>(r.ldifRecords!) : decodeRecords(r.records!, lineOffset, indexOffset);
           for (const rj of r.rejects) shiftOrigin(rj, lineOffset, indexOffset);
           const b: Batch = { seq: seq++, records, rejects: r.rejects };
+          if (r.ldif) b.ldif = r.ldif;
+          else if (r.ldifLen !== undefined && out) {
+            // The text is in the shared buffer: it goes back to the pool once the sink has written it.
+            b.ldif = new Uint8Array(out, 0, r.ldifLen);
+            b.release = () => outputs.give(out);
+          }
           if (r.counts) b.counts = r.counts;
           if (r.notes) b.notes = r.notes;
           lineOffset += r.lines!;
@@ -388,7 +471,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
         if (readError !== undefined && !signal.aborted) throw readFailure(readError, name);
       } finally {
         signal.removeEventListener('abort', onAbort);
-        if (!isStdin && !opts.stream) raw.destroy();
+        if (raw && !isStdin && !opts.stream) raw.destroy();
         await pool.destroy();
       }
     },
@@ -412,6 +495,12 @@ export interface PlanWorkersOptions {
   /** Worker threads; undefined: defaultWorkers(); 0: everything inline (nothing changes). */
   workers?: number;
   queueDepth?: number;
+  /**
+   * The sink is an LDIF file writer folding at `wrap` that takes batches already written as text (Batch `ldif`).
+   * When every stage can run in a worker (or there is none), the workers then parse, transform and write, and the
+   * main thread only moves bytes.
+   */
+  format?: { wrap: number };
 }
 
 export interface WorkerPlan {
@@ -426,9 +515,14 @@ export interface WorkerPlan {
  * readLdifInWorkers source (parse + those stages in the workers); other map stages go through runInWorkers.
  */
 export function planWorkers(p: PlanWorkersOptions): WorkerPlan {
-  const workers = p.workers ?? defaultWorkers();
-  if (workers === 0 || !p.stages.some((s) => s.kind === 'map')) return { source: p.source, stages: p.stages, workers: 0 };
+  const allInWorkers = p.ldifInput !== undefined && p.format !== undefined && p.stages.every((s) => s.kind === 'map' && canRunInWorker(s));
+  const workers = p.workers ?? defaultWorkers(allInWorkers);
+  if (workers === 0 || !(allInWorkers || p.stages.some((s) => s.kind === 'map'))) return { source: p.source, stages: p.stages, workers: 0 };
   const pool = { workers, queueDepth: p.queueDepth };
+  if (allInWorkers) {
+    const source = readLdifInWorkers({ ...pool, input: p.ldifInput!, mode: p.mode, batchSize: p.batchSize, stages: p.stages as MapStage[], format: p.format });
+    return { source, stages: [], workers };
+  }
   let source = p.source;
   let stages = p.stages;
   if (p.ldifInput !== undefined) {

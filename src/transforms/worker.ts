@@ -13,6 +13,7 @@ import { LdapflowError } from '../errors.js';
 import type { Batch, LdifRecord, Note, Reject } from '../entry.js';
 import type { MapStage } from '../stage.js';
 import { LdifParser, type ParseMode, type ParseOutput } from '../sources/ldif-parser.js';
+import { formatRecordsToBuffer } from '../sinks/ldif-format.js';
 import { buildStage, type StageFactory } from './registry.js';
 import { decodeRecords, encodeRecords, type EncodedRecords } from './record-codec.js';
 
@@ -25,10 +26,14 @@ export interface StageSpec {
 export interface WorkerConfig {
   stages: StageSpec[];
   parse?: { file: string; mode?: ParseMode; maxRecordBytes?: number };
+  /** Return the records as LDIF text (folded at `wrap`) instead of wire form: the sink needs nothing else. */
+  format?: { wrap: number };
 }
 
 export type WorkerTask =
-  | { kind: 'raw'; bytes: Uint8Array; first: boolean }
+  /** `bytes` may be a view of shared memory, `out` a shared buffer for the LDIF text (with `format`), both the
+   * main thread's to reuse once the result is back. */
+  | { kind: 'raw'; bytes: Uint8Array; first: boolean; out?: SharedArrayBuffer }
   | { kind: 'enc'; records: EncodedRecords; rejects: Reject[] };
 
 export interface FatalInfo {
@@ -43,6 +48,11 @@ export interface FatalInfo {
 
 export interface WorkerResult {
   records?: EncodedRecords;
+  /** With `format`: the records' LDIF text, in `ldif` when it did not fit the task's `out`, else `ldifLen` bytes of
+   * `out`; and how many records it holds. */
+  ldif?: Uint8Array;
+  ldifLen?: number;
+  ldifRecords?: number;
   rejects: Reject[];
   counts?: Record<string, number>;
   notes?: Note[];
@@ -165,7 +175,14 @@ export function makeHandler(extra: Record<string, StageFactory> = {}): (task: Wo
       if (!(err instanceof StageFailure)) return { rejects: [], fatal: fatalFrom(err, 'WORKER_FAILED') };
       return { rejects: [], fatal: isolate(stages, fresh, err) };
     }
-    const res: WorkerResult = { records: encodeRecords(out.records), rejects: out.rejects };
+    let res: WorkerResult;
+    if (config.format) {
+      const into = task.kind === 'raw' && task.out ? Buffer.from(task.out) : undefined;
+      const { buf, len } = formatRecordsToBuffer(out.records, config.format.wrap, into);
+      res = buf === into ? { ldifLen: len, ldifRecords: out.records.length, rejects: out.rejects } : { ldif: buf, ldifRecords: out.records.length, rejects: out.rejects };
+    } else {
+      res = { records: encodeRecords(out.records), rejects: out.rejects };
+    }
     if (out.counts) res.counts = out.counts;
     if (out.notes?.length) res.notes = out.notes;
     if (lines !== undefined) { res.lines = lines; res.recordCount = recordCount; }

@@ -70,6 +70,29 @@ t.test('LDIF -> LDIF: killed at five points, resumed each time, equals the unint
   t.match(again.stderr, /^ldapflow: STATE_ALREADY_DONE: nothing to resume: the run checkpointed in .* finished at /);
 });
 
+t.test('--passthrough with 2 workers writing the text: killed at three points, resumed, equals the uninterrupted run', async (t) => {
+  const args = (out: string, state: string) => ['run', input, out, '--passthrough', '--workers', '2', '--checkpoint-interval', '1000', '--state', state];
+  const ref = join(dir, 'pt-ref.ldif');
+  const r = cli([...args(ref, join(dir, 'pt-ref-state')), '--summary', join(dir, 'pt-ref.json')]);
+  t.equal(r.status, 0, r.stderr);
+  const refSum = summary(join(dir, 'pt-ref.json'));
+  const out = join(dir, 'pt-out.ldif');
+  const state = join(dir, 'pt-out-state');
+  for (const [i, f] of [0.2, 0.5, 0.8].entries()) {
+    const at = Math.round(f * refSum.written);
+    const res = spawnSync(process.execPath, [CLI, ...args(out, state), '-q', ...(i > 0 ? ['--resume'] : [])], { cwd: dir, encoding: 'utf8', env: { ...process.env, LDAPFLOW_TEST_KILL_AT_WRITTEN: String(at) } });
+    t.equal(res.signal, 'SIGKILL', `run ${i + 1} was killed at ${at} records written ${res.stderr}`);
+  }
+  const fin = cli([...args(out, state), '--resume', '--summary', join(dir, 'pt-out.json')]);
+  t.equal(fin.status, 0, fin.stderr);
+  const got = readFileSync(out);
+  const refOut = readFileSync(ref);
+  t.same(dnCount(got), dnCount(refOut), 'the same number of entries, none twice');
+  t.ok(got.equals(refOut), `byte for byte (${got.length} vs ${refOut.length} bytes)`);
+  const s = summary(join(dir, 'pt-out.json'));
+  t.same([s.read, s.written, s.rejected], [refSum.read, refSum.written, refSum.rejected], 'the counters went on from the checkpoints');
+});
+
 t.test('resume refuses a changed source or changed options, with one line; `ldapflow resume DIR`', async (t) => {
   const src = join(dir, 'small.ldif');
   const g2 = spawnSync(process.execPath, [GEN, '--entries', '3000', '--out', src, '--seed', '7'], { encoding: 'utf8' });

@@ -5,6 +5,7 @@
  */
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
+import { gzipSync } from 'node:zlib';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -12,7 +13,8 @@ import { run, type Summary } from '../../src/pipeline.js';
 import { buildRun, type CliRunOptions } from '../../src/config.js';
 import { readLdif } from '../../src/sources/ldif-file.js';
 import { writeLdif } from '../../src/sinks/ldif-file.js';
-import { formatRecord } from '../../src/sinks/ldif-format.js';
+import { dropFormattedRecords, formatRecord } from '../../src/sinks/ldif-format.js';
+import { writeSplitLdif } from '../../src/sinks/split-ldif.js';
 import { categorize } from '../../src/transforms/categorize.js';
 import { fixSchema } from '../../src/transforms/fix-schema.js';
 import { readLdifInWorkers, runInWorkers, workerFilePath } from '../../src/transforms/in-workers.js';
@@ -118,10 +120,11 @@ t.test('the CLI pipeline: a generated 20k OID export, inline vs 1 and 2 workers,
   await sameAsInline(t, dir, big, 'gen20k-no-order', { order: false }, [2]);
 });
 
-t.test('raw chunks parsed in workers: origins, order and rejects are those of the inline reader', async (t) => {
-  const dir = t.testdir();
-  // A header comment block, the version line, CRLF line ends, folded lines, a base64 binary value, a bad record,
-  // a comment-only block between records: cut into many small chunks.
+/**
+ * A header comment block, the version line, CRLF line ends (in the second file), folded lines, a base64 binary value,
+ * bad records, comment-only blocks between records: [LF file, CRLF file].
+ */
+function mixedFiles(dir: string): [string, string] {
   const recs: string[] = [];
   for (let i = 0; i < 700; i++) {
     let r = `# entry ${i}\ndn: cn=user${i},ou=People,dc=example,dc=com\nobjectClass: top\nobjectClass: person\ncn: user${i}\nsn: Surname ${i}\n`;
@@ -136,6 +139,11 @@ t.test('raw chunks parsed in workers: origins, order and rejects are those of th
   const crlf = join(dir, 'mixed-crlf.ldif');
   writeFileSync(lf, text);
   writeFileSync(crlf, text.replace(/\n/g, '\r\n'));
+  return [lf, crlf];
+}
+
+t.test('raw chunks parsed in workers: origins, order and rejects are those of the inline reader', async (t) => {
+  const [lf, crlf] = mixedFiles(t.testdir());
   const stages = await realStages();
   for (const file of [lf, crlf]) {
     const want = digest(await inlineBatches(file, stages, 1000));
@@ -280,4 +288,68 @@ t.test('batch boundaries with workers are the same in every run of the same inpu
   // Results come back at different times with 1 worker and a short queue than with 2 and a long one; the cuts must not.
   t.same(await sizes(2, 4), a, '2 workers, deeper queue: the same batch sizes');
   t.same(await sizes(1, 1), a, 'again: the same batch sizes');
+});
+
+t.test('workers that write the LDIF text: each batch carries exactly the text of its records, in order', async (t) => {
+  const dir = t.testdir();
+  const [lf, crlf] = mixedFiles(dir);
+  const changes = join(root, 'samples', 'changes.ldif');
+  for (const [file, stages] of [[lf, []], [crlf, await realStages()], [changes, []]] as Array<[string, MapStage[]]>) {
+    const want = await inlineBatches(file, stages, 1000);
+    const wantRecords = want.flatMap((b) => b.records);
+    for (const [batchSize, wrap] of [[7, 76], [100, 0], [100, 40]]) {
+      const tag = `${file.slice(dir.length + 1) || file}, ${stages.length} stages, batches of ${batchSize}, wrap ${wrap}`;
+      const batches = await collect(readLdifInWorkers({ input: file, stages, workers: 2, batchSize, format: { wrap } }));
+      t.ok(batches.length >= Math.min(2, Math.ceil(wantRecords.length / batchSize)) && batches.every((b) => b.ldif instanceof Uint8Array), `${tag}: every batch has its text (${batches.length} batches)`);
+      t.same(batches.flatMap((b) => b.rejects).map(describeReject), want.flatMap((b) => b.rejects).map(describeReject), `${tag}: the same rejects`);
+      let k = 0;
+      let bad = 0;
+      for (const b of batches) {
+        const recs = wantRecords.slice(k, k + b.records.length);
+        k += b.records.length;
+        const text = recs.map((r) => formatRecord(r, { wrap })).join('\n');
+        if (Buffer.from(b.ldif!).toString('utf8') !== text) bad++;
+        // What a resumed run does with the first batch it must partly skip.
+        const cut = Math.floor(recs.length / 2);
+        if (Buffer.from(dropFormattedRecords(b.ldif!, cut)).toString('utf8') !== recs.slice(cut).map((r) => formatRecord(r, { wrap })).join('\n')) bad++;
+      }
+      t.equal(k, wantRecords.length, `${tag}: ${k} records counted`);
+      t.equal(bad, 0, `${tag}: every batch's text (and its text without its first half) is what the writer makes of its records`);
+    }
+  }
+});
+
+t.test('the CLI: --passthrough and no ordering let the workers write; output equals inline byte for byte', async (t) => {
+  const dir = t.testdir();
+  const [lf] = mixedFiles(dir);
+  const big = join(dir, 'gen5k.ldif');
+  await generate({ entries: 5000, out: big, seed: 5, outOfOrder: 0.05 });
+  const passthrough: Partial<CliRunOptions> = { passthrough: true, preset: undefined, fixSchema: false, categorize: false, order: false };
+  // The plan: no stage is left on the main thread and the source's batches carry text.
+  const built = await buildRun(lf, join(dir, 'plan.ldif'), cliOptions(2, passthrough));
+  t.same(built.runOptions.stages, [], 'no stage left on the main thread');
+  const planned = await collect(built.runOptions.source);
+  t.ok(planned.length > 0 && planned.every((b) => b.ldif !== undefined), 'the batches are written by the workers');
+  await built.close?.();
+  await sameAsInline(t, dir, sample, 'sample-pass', passthrough);
+  const m = await sameAsInline(t, dir, lf, 'mixed-pass', passthrough);
+  t.ok(m.summary.rejected > 0, `the bad records are rejected alike (${m.summary.rejected})`);
+  // Gzipped input goes through the stream reader instead of the reused-buffer one.
+  const gz = join(dir, 'mixed.ldif.gz');
+  writeFileSync(gz, gzipSync(readFileSync(lf)));
+  const z = await sameAsInline(t, dir, gz, 'mixed-gz-pass', passthrough, [2]);
+  t.ok(z.ldif.equals(m.ldif), 'gzipped input: the same output as the plain file');
+  await sameAsInline(t, dir, big, 'gen5k-pass-wrap0', { ...passthrough, wrap: 0 }, [2]);
+  await sameAsInline(t, dir, big, 'gen5k-pass', passthrough, [1, 2]);
+});
+
+t.test('batches written as text reach only a sink that takes them', async (t) => {
+  const dir = t.testdir();
+  const err = await run({
+    source: readLdifInWorkers({ input: sample, stages: [], workers: 1, format: { wrap: 76 } }),
+    stages: [],
+    sink: writeSplitLdif({ dir }),
+    rejectFile: join(dir, 'rejects.ldif'),
+  }).then(() => undefined, (e: unknown) => e);
+  t.match(err, { code: 'RUN_BAD_PLAN' }, 'one clear error, nothing written as the wrong thing');
 });
