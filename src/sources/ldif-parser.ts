@@ -708,8 +708,9 @@ function decodeBase64(b64: string): Value | null {
   const buf = b64.length <= scratch.length ? scratch : Buffer.allocUnsafe(b64.length);
   const len = buf.write(b64, 'base64');
   if (!validBase64(b64, len)) return null;
-  const text = buf.toString('utf8', 0, len);
-  if (text.indexOf('\ufffd') < 0 || isUtf8(buf.subarray(0, len))) return text;
+  // Valid UTF-8 is text; anything else (a photo, a certificate) stays bytes. Checked before decoding: decoding binary
+  // as UTF-8 (a replacement character per bad byte) and throwing the text away was 15% of a worker's time.
+  if (isUtf8(buf.subarray(0, len))) return buf.toString('utf8', 0, len);
   const bytes = new Uint8Array(len);
   bytes.set(buf.subarray(0, len));
   rememberBase64(bytes, b64);
