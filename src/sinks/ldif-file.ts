@@ -122,8 +122,14 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
         // Written by a worker already (formatRecordsToBuffer): the separator before it, then the text as it is.
         if (batch.ldif.byteLength > 0 && started) parts.push('\n');
         if (parts.length) await write(parts.join(''));
-        if (batch.ldif.byteLength > 0) await write(batch.ldif, batch.release);
-        else batch.release?.();
+        if (batch.ldif.byteLength === 0) batch.release?.();
+        else if (opts.stream && batch.release) {
+          // A caller's stream may hold the chunk past its callback (a PassThrough hands the same buffer to its
+          // reader later): it gets a copy, and the shared buffer goes back at once.
+          const copy = Buffer.from(batch.ldif);
+          batch.release();
+          await write(copy);
+        } else await write(batch.ldif, batch.release);
         ctx.acknowledge(batch.seq, recs.length);
         return;
       }

@@ -6,6 +6,7 @@
 import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
+import { PassThrough } from 'node:stream';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -352,4 +353,25 @@ t.test('batches written as text reach only a sink that takes them', async (t) =>
     rejectFile: join(dir, 'rejects.ldif'),
   }).then(() => undefined, (e: unknown) => e);
   t.match(err, { code: 'RUN_BAD_PLAN' }, 'one clear error, nothing written as the wrong thing');
+});
+
+t.test('text from the workers to a caller\'s stream that keeps the chunks: the stream gets copies', async (t) => {
+  const dir = t.testdir();
+  const input = join(dir, 'gen.ldif');
+  await generate({ entries: 3000, out: input, seed: 13, outOfOrder: 0.05 });
+  // Nobody reads until the end: the PassThrough keeps every chunk it was given (a shared buffer reused after its
+  // write callback would show up as later records written over earlier ones).
+  const keep = new PassThrough({ highWaterMark: 1 << 28 });
+  await run({
+    source: readLdifInWorkers({ input, stages: [], workers: 2, batchSize: 50, format: { wrap: 76 } }),
+    stages: [],
+    sink: writeLdif({ output: 'kept', stream: keep }),
+    rejectFile: join(dir, 'rejects.ldif'),
+  });
+  const chunks: Buffer[] = [];
+  for (let c = keep.read(); c !== null; c = keep.read()) chunks.push(c as Buffer);
+  await run({ source: readLdif({ input }), stages: [], sink: writeLdif({ output: join(dir, 'inline.ldif') }), rejectFile: join(dir, 'rejects2.ldif') });
+  const want = readFileSync(join(dir, 'inline.ldif'));
+  const got = Buffer.concat(chunks);
+  t.ok(got.length > 1e6 && got.equals(want), `what the stream kept equals the inline output (${got.length} bytes)`);
 });
