@@ -49,7 +49,12 @@ class RecordError extends Error {
 const ATTR_DESC = /^[A-Za-z0-9][A-Za-z0-9-]*(?:\.[0-9]+)*(?:;[A-Za-z0-9-]+)*$/;
 const B64_BAD = /[^A-Za-z0-9+/=]|=[^=]/;
 const NON_ASCII = /[\x80-\xff]/;
-const NON_ASCII_G = /[\x80-\xff]/g;
+/**
+ * Whether a string is pure ASCII: its UTF-8 length is its length. A native scan, several times faster than a regex
+ * over a 64 KiB chunk (measured 11 ms vs 110 ms for 178 MB); a char above 0xff counts as non-ASCII too, which only
+ * costs a latin1ToUtf8 that finds nothing to decode.
+ */
+const isAscii = (s: string): boolean => Buffer.byteLength(s, 'utf8') === s.length;
 let scratch = Buffer.allocUnsafe(4096);
 const latin1ToUtf8 = (s: string): string => (NON_ASCII.test(s) ? Buffer.from(s, 'latin1').toString('utf8') : s);
 
@@ -129,7 +134,7 @@ export class LdifParser {
     }
     if (chunk.length === 0) return;
     // Non-ASCII is looked for once per chunk; records of ASCII chunks need no UTF-8 decoding at all.
-    const chunkAscii = !NON_ASCII.test(chunk);
+    const chunkAscii = isAscii(chunk);
     if (this.pieces.length && !mayEndRecord(chunk)) {
       this.pieces.push(chunk);
       this.piecesLen += chunk.length;
@@ -172,25 +177,21 @@ export class LdifParser {
   /** Records of `data` up to its last record boundary; the rest waits in `pieces` (or, at the end, is the last record). */
   private scan(data: string, ascii: boolean, out: ParseOutput, last: boolean): void {
     let pos = 0;
-    // Where the next non-ASCII character is: a record before it needs no UTF-8 decoding (most records of most exports).
-    let nonAscii = ascii ? Infinity : -1;
     for (;;) {
       while (data.charCodeAt(pos) === 10) { pos++; this.lineNo++; }
       // Cut at blank lines with a native search; blank lines holding spaces are handled in block().
       const sep = data.indexOf('\n\n', pos);
       if (sep < 0) break;
-      if (nonAscii < pos) {
-        NON_ASCII_G.lastIndex = pos;
-        nonAscii = NON_ASCII_G.exec(data)?.index ?? Infinity;
-      }
-      this.block(data.slice(pos, sep), nonAscii >= sep, out);
+      // In a chunk with non-ASCII text, each record is looked at alone: most still need no UTF-8 decoding.
+      const text = data.slice(pos, sep);
+      this.block(text, ascii || isAscii(text), out);
       pos = sep + 1;
     }
     if (pos >= data.length) return;
     let rest = pos ? data.slice(pos) : data;
     if (last) {
       if (rest.charCodeAt(rest.length - 1) === 10) rest = rest.slice(0, -1);
-      this.block(rest, ascii || !NON_ASCII.test(rest), out);
+      this.block(rest, ascii || isAscii(rest), out);
       return;
     }
     if (BLANKISH_LINE.test(rest)) {
@@ -205,7 +206,7 @@ export class LdifParser {
     }
     this.pieces = [rest];
     this.piecesLen = rest.length;
-    this.piecesAscii = ascii || !NON_ASCII.test(rest);
+    this.piecesAscii = ascii || isAscii(rest);
     if (this.piecesLen > this.maxRecordBytes) this.tooBig();
   }
 
@@ -292,7 +293,7 @@ export class LdifParser {
       let name: string;
       let key: string;
       const known = names[i];
-      if (known !== undefined && known.length === c - from && s.startsWith(known, from)) {
+      if (known !== undefined && known.length === c - from && sameAt(s, from, known)) {
         name = known;
         key = keys[i];
       } else {
@@ -677,6 +678,13 @@ function isBlankish(t: string): boolean {
 function mayEndRecord(chunk: string): boolean {
   const c = chunk.charCodeAt(0);
   return c === 10 || c === 32 || c === 9 || chunk.indexOf('\n\n') >= 0 || BLANKISH_LINE.test(chunk);
+}
+
+/** Whether `s` holds `word` at `at`: startsWith with a position, but compared in place (startsWith on a slice of the
+ * input chunk was 10% of the fast path's time). */
+function sameAt(s: string, at: number, word: string): boolean {
+  for (let j = word.length - 1; j >= 0; j--) if (s.charCodeAt(at + j) !== word.charCodeAt(j)) return false;
+  return true;
 }
 
 function hasBinaryOption(key: string): boolean {
