@@ -107,6 +107,9 @@ export class LdifParser {
    * the same shape, so most names are recognized in place without cutting a string or hashing it. */
   private shapeNames: string[] = [];
   private shapeKeys: string[] = [];
+  /** Whether the previous plain entry's line at that position was its attribute's first; and its number of lines. */
+  private shapeFirst: boolean[] = [];
+  private shapeLines = 0;
   /** Physical lines of the last record the fast path took. */
   private fastLines = 0;
 
@@ -142,7 +145,7 @@ export class LdifParser {
       if (this.piecesLen > this.maxRecordBytes) this.tooBig();
       return;
     }
-    let data = chunk;
+    let from = 0;
     if (this.pieces.length) {
       // Join only the unfinished record's text: up to the chunk's first blank line (or all of it when a line of
       // spaces ends the record), not the whole chunk.
@@ -150,11 +153,12 @@ export class LdifParser {
       const k = sep < 0 ? chunk.length : sep + 2;
       this.pieces.push(k === chunk.length ? chunk : chunk.slice(0, k));
       const headAscii = chunkAscii && this.piecesAscii;
-      this.scan(this.takePieces(), headAscii, out, false);
+      this.scan(this.takePieces(), 0, headAscii, out, false);
       if (k === chunk.length) return;
-      data = chunk.slice(k); // the head ended with a blank line: nothing of it is left waiting
+      from = k; // the head ended with a blank line: nothing of it is left waiting
     }
-    this.scan(data, chunkAscii, out, false);
+    // The chunk itself, not a slice of it: the fast path reads it in place, and a flat string reads faster.
+    this.scan(chunk, from, chunkAscii, out, false);
   }
 
   /** End of input: the last record (with or without a final newline). */
@@ -162,7 +166,7 @@ export class LdifParser {
     this.pendingCR = false; // a CR ending the input ends its last line
     if (!this.pieces.length) return;
     const ascii = this.piecesAscii;
-    this.scan(this.takePieces(), ascii, out, true);
+    this.scan(this.takePieces(), 0, ascii, out, true);
   }
 
   /** The unfinished text, joined; nothing is left waiting. */
@@ -174,24 +178,25 @@ export class LdifParser {
     return data;
   }
 
-  /** Records of `data` up to its last record boundary; the rest waits in `pieces` (or, at the end, is the last record). */
-  private scan(data: string, ascii: boolean, out: ParseOutput, last: boolean): void {
-    let pos = 0;
+  /**
+   * Records of `data` from `pos` up to its last record boundary; the rest waits in `pieces` (or, at the end, is the
+   * last record).
+   */
+  private scan(data: string, pos: number, ascii: boolean, out: ParseOutput, last: boolean): void {
     for (;;) {
       while (data.charCodeAt(pos) === 10) { pos++; this.lineNo++; }
       // Cut at blank lines with a native search; blank lines holding spaces are handled in block().
       const sep = data.indexOf('\n\n', pos);
       if (sep < 0) break;
       // In a chunk with non-ASCII text, each record is looked at alone: most still need no UTF-8 decoding.
-      const text = data.slice(pos, sep);
-      this.block(text, ascii || isAscii(text), out);
+      this.block(data, pos, sep, ascii || isAscii(data.slice(pos, sep)), out);
       pos = sep + 1;
     }
     if (pos >= data.length) return;
     let rest = pos ? data.slice(pos) : data;
     if (last) {
       if (rest.charCodeAt(rest.length - 1) === 10) rest = rest.slice(0, -1);
-      this.block(rest, ascii || isAscii(rest), out);
+      this.block(rest, 0, rest.length, ascii || isAscii(rest), out);
       return;
     }
     if (BLANKISH_LINE.test(rest)) {
@@ -210,12 +215,15 @@ export class LdifParser {
     if (this.piecesLen > this.maxRecordBytes) this.tooBig();
   }
 
-  /** Complete lines without an empty line among them (no trailing newline); lines holding only spaces end records. */
-  private block(text: string, ascii: boolean, out: ParseOutput): void {
+  /**
+   * Complete lines (`data` from `from` to `to`) without an empty line among them (no trailing newline); lines holding
+   * only spaces end records.
+   */
+  private block(data: string, from: number, to: number, ascii: boolean, out: ParseOutput): void {
     const start = this.lineNo + 1;
-    if (this.mode !== 'changes' && (text.charCodeAt(0) | 32) === 100 /* d */) {
+    if (this.mode !== 'changes' && (data.charCodeAt(from) | 32) === 100 /* d */) {
       // Most records: a plain entry, parsed in place (it declines anything else, blank-looking lines included).
-      const e = this.fastEntry(text, ascii, start);
+      const e = this.fastEntry(data, from, to, ascii, start);
       if (e) {
         this.sawRecord = true;
         out.records.push(e);
@@ -223,6 +231,7 @@ export class LdifParser {
         return;
       }
     }
+    const text = data.slice(from, to);
     if (BLANKISH_LINE.test(text)) this.lines(text.split('\n'), out);
     else this.lineNo += this.recordLines(text.split('\n'), start, ascii, out);
   }
@@ -252,13 +261,17 @@ export class LdifParser {
    * malformed). Returns null, having changed nothing, for anything else: the general path then parses the record
    * and reports its errors.
    */
-  private fastEntry(t: string, ascii: boolean, start: number): Entry | null {
-    const n = t.length;
+  private fastEntry(t: string, p: number, n: number, ascii: boolean, start: number): Entry | null {
     const names = this.shapeNames;
     const keys = this.shapeKeys;
+    const firsts = this.shapeFirst;
+    // Lines 0..i-1 of the previous entry, when this entry's names so far are the same (then so is which of its
+    // attributes are new at line i). Reset first: a declined record may have changed the shape halfway.
+    const prevLines = this.shapeLines;
+    this.shapeLines = 0;
+    let same = true;
     const attrs = new Map<string, Attribute>();
     let dn = '';
-    let p = 0;
     let i = 0;
     let lines = 0;
     while (p < n) {
@@ -303,6 +316,7 @@ export class LdifParser {
         key = l;
         names[i] = name;
         keys[i] = key;
+        same = false;
       }
       let v: Value;
       const f = s.charCodeAt(c + 1);
@@ -326,14 +340,21 @@ export class LdifParser {
       } else {
         if (key === 'dn') return null;
         if (i === 1 && this.mode !== 'entries' && (key === 'changetype' || key === 'control')) return null;
-        const a = attrs.get(key);
-        if (a) a.values.push(v);
-        else attrs.set(key, { name, values: [v] });
+        if (same && i < prevLines && firsts[i]) {
+          // The attribute's first line, as in the previous entry: no lookup needed.
+          attrs.set(key, { name, values: [v] });
+        } else {
+          const a = attrs.get(key);
+          if (a) a.values.push(v);
+          else attrs.set(key, { name, values: [v] });
+          firsts[i] = a === undefined;
+        }
       }
       i++;
       p = e + 1;
     }
     if (i === 0) return null;
+    this.shapeLines = i;
     this.fastLines = lines;
     const e: Entry = { kind: 'entry', dn, attrs, origin: { file: this.file, line: start, index: this.recordCount++ } };
     return e;

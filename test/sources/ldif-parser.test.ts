@@ -684,3 +684,31 @@ t.test('the bundled OID sample (raw UTF-8, base64, binary, folds, comments) pars
   // Chunks of 1 and 2 bytes split every multi-byte character; a record's non-ASCII bytes may all arrive in an earlier chunk.
   for (const size of [1, 2, 3, 5, 64, 4096]) t.equal(digest(parseChunked(bytes, size)), d, `chunks of ${size}`);
 });
+
+t.test('entries that repeat, change or break off the shape of the entry before parse as they do alone', async (t) => {
+  // The fast path remembers the previous entry's names by line and which lines start an attribute; every mix of the
+  // same shape, a longer or shorter one, a value of an earlier attribute after others, and a declined record between
+  // them must give what a fresh parser gives for the entry alone.
+  const recs = [
+    'dn: cn=a,dc=x\nobjectClass: top\nobjectClass: person\ncn: a\nsn: A\ncn:: w6k=',
+    'dn: cn=b,dc=x\nobjectClass: top\nobjectClass: person\ncn: b\nsn: B\ncn:: w6k=',
+    'dn: cn=c,dc=x\nobjectClass: top\nobjectClass: person\ncn: c\nsn: C\nsn: C2\ncn: c2',
+    'dn: cn=d,dc=x\nobjectClass: top\ncn: d\nobjectClass: person\ncn: d2\nsn: D',
+    'dn: cn=e,dc=x\nobjectClass: top\ncn: e\nobjectClass: person\ncn: e2\nsn: E',
+    'dn: cn=f,dc=x\nobjectClass: top\ncn: f\n# a comment: the general path\nobjectClass: person\ncn: f2',
+    'dn: cn=g,dc=x\nobjectClass: top\ncn: g\nobjectClass: person\ncn: g2\nsn: G',
+    'dn: cn=h,dc=x\nobjectClass: top\ncn: h\nbad name: x\nsn: H',
+    'dn: cn=i,dc=x\nobjectClass: top\ncn: i\nobjectClass: person\ncn: i2\nsn: I',
+    'dn: cn=j,dc=x\nobjectClass: top',
+    'dn: cn=k,dc=x\nobjectClass: top\ncn: k\nobjectClass: person\ncn: k2\nsn: K',
+    'dn: cn=l,dc=x\nOBJECTCLASS: top\ncn: l\nobjectClass: person\nCN: l2\nsn: L',
+  ];
+  const all = parse(recs.join('\n\n') + '\n');
+  const one = recs.map((r) => parse(r + '\n'));
+  t.equal(all.records.length + all.rejects.length, recs.length);
+  for (const r of all.records) {
+    const k = r.origin!.index;
+    t.same(attrs(r), attrs(one[k].records[0]), r.dn);
+    t.same([...(r as Entry).attrs.keys()], [...(one[k].records[0] as Entry).attrs.keys()], `${r.dn}: keys`);
+  }
+});
