@@ -91,18 +91,20 @@ export function formatRecord(rec: LdifRecord, opts: FormatOptions = {}): string 
   return out.join('');
 }
 
-/** `name: value` (or base64, folded) and its newline, pushed onto `out`. */
-function pushAttr(out: string[], name: string, v: Value, wrap: number): void {
-  const safe = isSafe(v);
-  if (safe && !(wrap > 0 && name.length + 2 + (v as string).length > wrap)) {
-    if (v === '') out.push(name, ':\n');
-    else out.push(prefixOf(name), v as string, '\n');
+/**
+ * A line after the first of a record: its newline, then `name: value` (or base64, folded), pushed onto `out`. The
+ * newline goes before the line, in one piece with `name: ` (`pfx`, from prefixOf): two pieces per line, not three.
+ */
+function pushLine(out: string[], name: string, pfx: string, v: Value, wrap: number): void {
+  if (typeof v === 'string' && !(wrap > 0 && name.length + 2 + v.length > wrap) && !NEEDS_B64.test(v)) {
+    if (v === '') out.push('\n', name, ':');
+    else out.push(pfx, v);
     return;
   }
-  out.push(attrLine(name, v, wrap, safe), '\n');
+  out.push('\n', attrLine(name, v, wrap, isSafe(v)));
 }
 
-/** `name: ` per attribute name, made once: one piece less per line to push and to join. */
+/** `\nname: ` per attribute name, made once: fewer pieces per line to push and to join. */
 const prefixes = new Map<string, string>();
 function prefixOf(name: string): string {
   let p = prefixes.get(name);
@@ -110,46 +112,76 @@ function prefixOf(name: string): string {
     if (prefixes.size > 10000) prefixes.clear();
     // Owned copies: a name read from LDIF is a slice of its input chunk; and a `+` result this long is a cons string,
     // which every join would walk (the copy is flat).
-    prefixes.set(ownString(name), p = ownString(name + ': '));
+    prefixes.set(ownString(name), p = ownString('\n' + name + ': '));
   }
   return p;
 }
+
+/**
+ * The prefixes of the previous entry's attributes by position, with their names (owned copies): entries of an export
+ * repeat the same attributes in the same order, so most are found by one string compare, not a Map lookup per line.
+ */
+const posNames: string[] = [];
+const posPrefixes: string[] = [];
 
 /**
  * One record's LDIF text pushed onto `out` as pieces: joined once per batch, they cost far less than growing a
  * string line by line (every `+` is an allocation).
  */
 export function formatRecordTo(rec: LdifRecord, out: string[], wrap = 76): void {
-  pushAttr(out, 'dn', rec.dn, wrap);
+  // The first line without a newline before it; each later line brings its own (pushLine); the last newline at the end.
+  const dn = rec.dn;
+  if (!(wrap > 0 && dn.length + 4 > wrap) && !NEEDS_B64.test(dn)) {
+    if (dn === '') out.push('dn:');
+    else out.push('dn: ', dn);
+  } else {
+    out.push(attrLine('dn', dn, wrap, isSafe(dn)));
+  }
   if (rec.kind === 'entry') {
+    let j = 0;
     for (const a of rec.attrs.values()) {
+      const name = a.name;
+      let pfx: string;
+      if (posNames[j] === name) {
+        pfx = posPrefixes[j];
+      } else {
+        pfx = prefixOf(name);
+        if (j < 1000) { posNames[j] = ownString(name); posPrefixes[j] = pfx; }
+      }
+      j++;
       const vs = a.values;
-      for (let i = 0; i < vs.length; i++) pushAttr(out, a.name, vs[i], wrap);
+      for (let i = 0; i < vs.length; i++) pushLine(out, name, pfx, vs[i], wrap);
     }
+    out.push('\n');
     return;
   }
-  for (const c of rec.controls ?? []) out.push(formatControl(c, wrap), '\n');
-  out.push('changetype: ', rec.changetype, '\n');
+  for (const c of rec.controls ?? []) out.push('\n', formatControl(c, wrap));
+  out.push('\nchangetype: ', rec.changetype);
   switch (rec.changetype) {
     case 'add':
-      for (const a of rec.attrs.values()) for (const v of a.values) pushAttr(out, a.name, v, wrap);
+      for (const a of rec.attrs.values()) {
+        const pfx = prefixOf(a.name);
+        for (const v of a.values) pushLine(out, a.name, pfx, v, wrap);
+      }
       break;
     case 'delete':
       break;
     case 'modify':
       for (const m of rec.mods) {
-        out.push(m.op, ': ', m.name, '\n');
-        for (const v of m.values) pushAttr(out, m.name, v, wrap);
-        out.push('-\n');
+        out.push('\n', m.op, ': ', m.name);
+        const pfx = prefixOf(m.name);
+        for (const v of m.values) pushLine(out, m.name, pfx, v, wrap);
+        out.push('\n-');
       }
       break;
     case 'modrdn':
     case 'moddn':
-      pushAttr(out, 'newrdn', rec.newrdn, wrap);
-      out.push('deleteoldrdn: ', rec.deleteoldrdn ? '1' : '0', '\n');
-      if (rec.newsuperior !== null) pushAttr(out, 'newsuperior', rec.newsuperior, wrap);
+      pushLine(out, 'newrdn', prefixOf('newrdn'), rec.newrdn, wrap);
+      out.push('\ndeleteoldrdn: ', rec.deleteoldrdn ? '1' : '0');
+      if (rec.newsuperior !== null) pushLine(out, 'newsuperior', prefixOf('newsuperior'), rec.newsuperior, wrap);
       break;
   }
+  out.push('\n');
 }
 
 /** A comment block (`# text`, folded). */
