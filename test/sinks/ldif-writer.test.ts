@@ -214,3 +214,23 @@ t.test('writeLdif to a stream: wrap option, no version line, backpressure from a
   t.ok(written.split('\n').every((l) => l.length < 250 && !l.startsWith(' ')), 'wrap 0: no folding');
   t.same(comparable(reread(written).records), comparable(recs));
 });
+
+t.test('formatRecord and formatRecordsToBuffer write each line as formatAttr does, folded or not, at any wrap', async (t) => {
+  // The record writers push folded lines as pieces; formatAttr builds the line, folds it, then checks it.
+  const { formatRecordsToBuffer } = await import('../../src/sinks/ldif-format.js');
+  const values: Value[] = [
+    '', 'x', 'x'.repeat(62), 'x'.repeat(63), 'x'.repeat(64), 'y'.repeat(500), 'Pérola'.repeat(30), ' lead', 'trail ', ':x', '<x',
+    'a' + ' '.repeat(200) + 'b', 'x'.repeat(62) + ' '.repeat(75) + 'z', 'x'.repeat(61) + ' '.repeat(75) + 'z', 'ab' + ' '.repeat(74) + 'c',
+    randomBytes(300), new Uint8Array([1, 2, 3]),
+  ];
+  const names = ['description', 'x', 'a'.repeat(80), 'cn;lang-en'];
+  for (const wrap of [76, 0, 2, 3, 10, 77]) {
+    for (const name of names) {
+      const rec = makeEntry('cn=x', values.map((v) => [name, v] as [string, Value]));
+      const want = formatAttr('dn', 'cn=x', wrap) + '\n' + values.map((v) => formatAttr(name, v, wrap) + '\n').join('');
+      t.equal(formatRecord(rec, { wrap }), want, `${name.slice(0, 12)}, wrap ${wrap}`);
+      const { buf, len } = formatRecordsToBuffer([rec, rec], wrap);
+      t.equal(buf.toString('utf8', 0, len), want + '\n' + want);
+    }
+  }
+});
