@@ -41,12 +41,12 @@ export interface WorkerPoolOptions {
 
 /**
  * The default `--workers`. When the main thread keeps ordering and writing: one worker per core beyond the first, at
- * most 4; 0 (inline) on one core. Measured on the 2-core machine (bench/RESULTS.md, `npm run bench`, 2026-11-25), full
- * oid-to-oud pipeline: 1M entries inline 12.1k entries/s (325 MB), 1 worker 17.7k/s (375 MB), 2 workers 17.7k/s
- * (451 MB); 100k: 8.5k, 12.3k, 11.6k. One worker pays on 2 cores; a second finds no free core. When the workers also
- * write the LDIF text (`mainLight`: nothing but reading and writing bytes is left on the main thread), one worker per
- * core: 100k passthrough inline 3.8 s, 1 worker 3.2 s, 2 workers 2.7 s. More than 2 cores was not measured: the cap
- * of 4 is a guess that the main thread becomes the bottleneck.
+ * most 4; 0 (inline) on one core. Measured on the 2-core machine (bench/RESULTS.md, `npm run bench`, 2026-11-25
+ * 20:41Z), full oid-to-oud pipeline at 1M entries: inline 14.3k entries/s (335 MB), 1 worker 21.1k/s (328 MB),
+ * 2 workers 19.8k/s (423 MB). One worker pays on 2 cores; a second finds no free core. When the workers also write
+ * the LDIF text (`mainLight`: nothing but reading and writing bytes is left on the main thread), one worker per core:
+ * 1M passthrough on one thread 45.8k entries/s, with 2 workers 70.6k/s (233 MB). More than 2 cores was not
+ * measured: the cap of 4 is a guess that the main thread becomes the bottleneck.
  */
 export function defaultWorkers(mainLight = false): number {
   const cores = availableParallelism();
