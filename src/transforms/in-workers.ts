@@ -6,10 +6,12 @@
  *    compact wire form (record-codec.ts; structured-cloning Entry objects costs more than the stages' work) and come
  *    back the same way. This is what `run({ runMapStages })` calls.
  *  - `readLdifInWorkers(opts)`: a Source that reads an LDIF file, cuts the raw bytes at record boundaries (~batchSize
- *    records a chunk, sized by the average record length seen so far), transfers each chunk to a worker that parses
- *    it and runs the map stages, and yields the processed batches. The main thread then only reads bytes, decodes
- *    wire form and runs what follows (barriers, the sink). Origins stay exact: a worker counts lines and records
- *    from 0 and the main thread adds the offsets of the chunks before it.
+ *    records a chunk, sized by the average record length seen so far), hands each chunk (in a reused shared buffer)
+ *    to a worker that parses it and runs the map stages, and yields the processed batches. The main thread then only
+ *    reads bytes, decodes wire form and runs what follows (barriers, the sink). With `format` (an LDIF file sink and
+ *    nothing between it and the workers: `planWorkers`), the workers also write the records as LDIF text into
+ *    reused shared buffers, and the main thread decodes nothing. Origins stay exact: a worker counts lines and
+ *    records from 0 and the main thread adds the offsets of the chunks before it.
  * Both keep input order by batch sequence, hold at most `workers x queueDepth` tasks in flight, turn a worker failure
  * into one fatal LdapflowError naming the stage, DN and line (never a hang), and destroy the pool at the end, on an
  * error and on abort.

@@ -3,7 +3,8 @@
  * dist/src/transforms/worker.js. Each worker rebuilds the map stages once from `workerData` (factory names and
  * plain-data options, see registry.ts) and then serves tasks:
  *  - `raw`: a chunk of LDIF bytes cut at a record boundary: parse it (lines and record indexes counted from 0; the
- *    main thread adds the chunk's offsets), run the stages, return the records in wire form (record-codec.ts);
+ *    main thread adds the chunk's offsets), run the stages, return the records in wire form (record-codec.ts), or
+ *    with `format` as LDIF text written into the task's shared `out` buffer;
  *  - `enc`: records already parsed (wire form): decode, run the stages, return them in wire form.
  * Nothing is thrown across the thread boundary: a failure comes back as `fatal` data naming the stage, the DN and
  * where the record starts, so the main thread raises one readable LdapflowError.
