@@ -22,6 +22,8 @@ export { LdapflowError, UsageError, describeError } from './errors.js';
 export type { Stage, MapStage, BarrierStage, MapFn, Sink, SinkContext, Source, StageContext } from './stage.js';
 export { countOn } from './stage.js';
 export { mapStage } from './transforms/map-stage.js';
+export { readLdifInWorkers, runInWorkers, defaultWorkers } from './transforms/in-workers.js';
+export type { ReadLdifInWorkersOptions, WorkerPoolOptions } from './transforms/in-workers.js';
 
 import type { Progress, RunOptions, Summary } from './pipeline.js';
 import { run } from './pipeline.js';

@@ -375,3 +375,15 @@ t.test('text from the workers to a caller\'s stream that keeps the chunks: the s
   const got = Buffer.concat(chunks);
   t.ok(got.length > 1e6 && got.equals(want), `what the stream kept equals the inline output (${got.length} bytes)`);
 });
+
+t.test('the library entry point: the README\'s worker example copies a file as the inline run does', async (t) => {
+  const lib = await import('../../src/index.js');
+  const dir = t.testdir();
+  const copy = join(dir, 'copy.ldif');
+  const s = await lib.run({ source: lib.readLdifInWorkers({ input: sample, stages: [], workers: Math.max(1, lib.defaultWorkers(true)), format: { wrap: 76 } }),
+    stages: [], sink: lib.writeLdif({ output: copy }), rejectFile: join(dir, 'r1.ldif') });
+  const inline = join(dir, 'inline.ldif');
+  await lib.run({ source: lib.readLdif({ input: sample }), stages: [], sink: lib.writeLdif({ output: inline }), rejectFile: join(dir, 'r2.ldif') });
+  t.equal(s.written, 300, 'every sample entry written');
+  t.ok(readFileSync(copy).equals(readFileSync(inline)), 'byte for byte the inline output');
+});
