@@ -312,18 +312,30 @@ function startsWithGzipMagic(path: string): boolean {
   }
 }
 
-/** A file's bytes in 1 MiB reads into one buffer: each chunk yielded is valid until the next is asked for. */
+/**
+ * A file's bytes in 1 MiB reads into two buffers in turn: each chunk yielded is valid until the next is asked for, and
+ * the next read is already under way while the caller copies this one (awaiting each read when it was needed kept the
+ * main thread waiting ~0.3 s per 100k entries).
+ */
 async function* reusedReads(path: string, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
   const fh = await open(path, 'r');
+  const bufs = [Buffer.allocUnsafeSlow(1 << 20), Buffer.allocUnsafeSlow(1 << 20)];
+  let k = 0;
+  let pending: Promise<{ bytesRead: number }> | undefined = fh.read(bufs[0], 0, 1 << 20, null);
   try {
-    const buf = Buffer.allocUnsafeSlow(1 << 20);
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
+      const { bytesRead } = await pending!;
+      pending = undefined;
       if (bytesRead === 0) return;
+      const full = bufs[k];
+      k ^= 1;
+      pending = fh.read(bufs[k], 0, 1 << 20, null);
       onBytes(bytesRead);
-      yield buf.subarray(0, bytesRead);
+      yield full.subarray(0, bytesRead);
     }
   } finally {
+    // A read still under way must end before its file is closed.
+    if (pending) await pending.catch(() => undefined);
     await fh.close();
   }
 }
