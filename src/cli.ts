@@ -135,7 +135,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addOption(new Option('--strategy <s>', 'schema fix strategy').choices(['preserve', 'strict']).default('preserve'))
     .option('--extensible-object', 'keep attributes the target does not allow by adding extensibleObject (preserve strategy)')
     .option('--explain <dn>', 'print what each stage did to this entry and why (repeatable)', collect)
-    .option('--workers <n>', 'worker threads that parse LDIF and run the map stages (default for LDIF output: cores - 1, at most 4, measured on 2 cores: 1 worker 1.47x inline; when the workers also write the LDIF, as with --passthrough or --no-order: one per core, at most 4; see bench/RESULTS.md; for an LDAP sink 0: inline)', int('--workers'))
+    .option('--workers <n>', 'worker threads that parse LDIF and run the map stages (default for LDIF output: cores - 1, at most 4, measured on 2 cores: 1 worker 1.25-1.47x inline; when the workers also write the LDIF, as with --passthrough or --no-order: one per core, at most 4; see bench/RESULTS.md; for an LDAP sink 0: inline)', int('--workers'))
     .option('--wrap <n>', 'fold LDIF output lines at this column (0: never)', int('--wrap'), 76)
     .option('--split-by <what>', 'LDIF sink only: write one file per category into the SINK directory ("category")')
     .option('--buffer-entries <n>', 'entries the ordering stage may hold in memory before spilling to disk', int('--buffer-entries'))
