@@ -468,12 +468,7 @@ class OrderState {
           const mem = this.takeWaiting(ndn, list);
           this.spillIter = mergeByKey(mem[0], mem[1], this.spill!.takePrefix('w\0' + ndn + '\0'))[Symbol.asyncIterator]();
         } else if (list) {
-          this.waitMem.delete(ndn);
-          for (const i of list) {
-            if (this.state[i] !== WAIT_MEM) continue;
-            const r = this.drop(i);
-            if (r) this.ready.push(r);
-          }
+          for (const r of this.takeWaiting(ndn, list)[0]) this.ready.push(r);
         }
         continue;
       }
@@ -801,11 +796,7 @@ class OrderState {
   }
 }
 
-/**
- * A copy of a string that shares no memory with the string it was cut from. The LDIF reader's strings are slices of
- * its 64 KiB chunks; keeping one slice keeps its whole chunk alive, so anything this stage keeps for long is copied.
- */
-/** Copy the strings of a record that is going to wait, so it does not pin the reader's chunks. */
+/** Copy the strings of a record that is going to wait, so it does not pin the reader's chunks (see ownString). */
 function detach(rec: Rec): void {
   rec.dn = ownString(rec.dn);
   if (rec.ndn !== undefined) rec.ndn = ownString(rec.ndn);
