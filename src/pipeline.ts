@@ -328,9 +328,9 @@ export async function run(opts: RunOptions): Promise<Summary> {
         const k = Math.min(skipRecords, batch.records.length);
         skipRecords -= k;
         sinkRecords += k;
+        if (k === batch.records.length) { batch.release?.(); continue; }
+        batch.records = batch.records.slice(k);
         if (batch.ldif && k > 0) batch.ldif = dropFormattedRecords(batch.ldif, k);
-        batch.records = k === batch.records.length ? [] : batch.records.slice(k);
-        if (batch.records.length === 0) { batch.release?.(); continue; }
       }
       if (batch.ldif && sink.textWrap === undefined) throw new LdapflowError('RUN_BAD_PLAN', `the ${sink.kind} sink cannot take records written as LDIF text by the workers (readLdifInWorkers "format" is for an LDIF file sink)`);
       dispatched++;
