@@ -8,7 +8,7 @@ import type { Writable } from 'node:stream';
 import { LdapflowError } from '../errors.js';
 import type { Batch } from '../entry.js';
 import type { Sink, SinkContext } from '../stage.js';
-import { formatRecordTo } from './ldif-format.js';
+import { formatRecordsToBuffer } from './ldif-format.js';
 
 export { formatRecord, formatAttr, formatComment, fold } from './ldif-format.js';
 
@@ -108,41 +108,27 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
       out.on('error', (err) => { failed = err; });
     },
     async write(batch: Batch) {
-      // The batch's text goes out in pieces of a few tens of KiB: one string for the whole batch (~450 KB for 250
-      // records) would be a large-object allocation, slow on this VM (see record-codec.ts), and copied once more to
-      // flatten it.
-      const parts: string[] = [];
-      let started = bytes > 0;
+      const recs = batch.records;
+      // The records' text: written by a worker already, or here, the same way (formatRecordsToBuffer: joined in
+      // pieces of a few tens of KiB, since one string for a whole batch would be a large-object allocation, slow on
+      // this VM, see record-codec.ts).
+      const text = batch.ldif ?? formatRecordsToBuffer(recs, wrap).buf;
+      let head = '';
       if (!headerDone) {
         headerDone = true;
-        if (opts.version !== false) { parts.push('version: 1\n'); started = true; }
+        if (opts.version !== false) head = 'version: 1\n';
       }
-      const recs = batch.records;
-      if (batch.ldif) {
-        // Written by a worker already (formatRecordsToBuffer): the separator before it, then the text as it is.
-        if (batch.ldif.byteLength > 0 && started) parts.push('\n');
-        if (parts.length) await write(parts.join(''));
-        if (batch.ldif.byteLength === 0) batch.release?.();
-        else if (opts.stream && batch.release) {
-          // A caller's stream may hold the chunk past its callback (a PassThrough hands the same buffer to its
-          // reader later): it gets a copy, and the shared buffer goes back at once.
-          const copy = Buffer.from(batch.ldif);
-          batch.release();
-          await write(copy);
-        } else await write(batch.ldif, batch.release);
-        ctx.acknowledge(batch.seq, recs.length);
-        return;
-      }
-      for (let i = 0; i < recs.length; i++) {
-        if (started) parts.push('\n');
-        started = true;
-        formatRecordTo(recs[i], parts, wrap);
-        if (parts.length >= 4096) {
-          await write(parts.join(''));
-          parts.length = 0;
-        }
-      }
-      if (parts.length) await write(parts.join(''));
+      // The separator before the text when anything came before it.
+      if (text.byteLength > 0 && (bytes > 0 || head)) head += '\n';
+      if (head) await write(head);
+      if (text.byteLength === 0) batch.release?.();
+      else if (opts.stream && batch.release) {
+        // A caller's stream may hold the chunk past its callback (a PassThrough hands the same buffer to its
+        // reader later): it gets a copy, and the shared buffer goes back at once.
+        const copy = Buffer.from(text);
+        batch.release();
+        await write(copy);
+      } else await write(text, batch.release);
       ctx.acknowledge(batch.seq, recs.length);
     },
     /**
