@@ -39,17 +39,18 @@ export function inputInfo(input: string, stream?: Readable): { isStdin: boolean;
   }
 }
 
-/** The input's bytes, gunzipped when asked (`gzip`), named `.gz`, or starting with the gzip magic bytes. */
+/** Whether input is gunzipped: when asked (`gzip`), else when named `.gz` or when its first bytes (`head`) are gzip's. */
+export function gunzipWanted(opts: { input: string; gzip?: boolean }, head: Uint8Array | undefined): boolean {
+  return opts.gzip ?? (opts.input.endsWith('.gz') || (head !== undefined && head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b));
+}
+
+/** The input's bytes, gunzipped when gunzipWanted() says so. */
 export async function* decodedInput(raw: Readable, opts: { input: string; gzip?: boolean }, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
   const it = raw[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
-  let gunzip = opts.gzip ?? (opts.input.endsWith('.gz') ? true : undefined);
-  let first: IteratorResult<Buffer> | undefined;
-  if (gunzip === undefined) {
-    first = await it.next();
-    gunzip = !first.done && first.value.length >= 2 && first.value[0] === 0x1f && first.value[1] === 0x8b;
-  }
+  const first: IteratorResult<Buffer> = await it.next();
+  const gunzip = gunzipWanted(opts, first.done ? undefined : first.value);
   const replay = async function* (): AsyncGenerator<Buffer> {
-    if (first && !first.done) yield first.value;
+    if (!first.done) yield first.value;
     for (;;) {
       const r = await it.next();
       if (r.done) return;

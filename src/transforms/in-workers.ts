@@ -27,7 +27,7 @@ import { LdapflowError } from '../errors.js';
 import type { Batch, LdifRecord, Reject } from '../entry.js';
 import type { MapStage, Source, Stage } from '../stage.js';
 import type { ParseMode } from '../sources/ldif-parser.js';
-import { decodedInput, inputInfo } from '../sources/ldif-file.js';
+import { decodedInput, gunzipWanted, inputInfo } from '../sources/ldif-file.js';
 import { decodeRecords, encodeRecords } from './record-codec.js';
 import { hasFactory } from './registry.js';
 import type { FatalInfo, StageSpec, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
@@ -298,15 +298,15 @@ class SharedBuffers {
   }
 }
 
-/** Whether a file starts with the gzip magic bytes (decodedInput then gunzips it). */
-function startsWithGzipMagic(path: string): boolean {
+/** A file's first `n` bytes; undefined when it cannot be read (the reader then reports why). */
+function fileHead(path: string, n: number): Uint8Array | undefined {
   let fd: number | undefined;
   try {
     fd = openSync(path, 'r');
-    const b = Buffer.alloc(2);
-    return readSync(fd, b, 0, 2, 0) === 2 && b[0] === 0x1f && b[1] === 0x8b;
+    const b = Buffer.alloc(n);
+    return b.subarray(0, readSync(fd, b, 0, n, 0));
   } catch {
-    return false; // the reader reports it
+    return undefined;
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -362,7 +362,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
       if (signal.aborted) return;
       // A plain file is read into one reused buffer (its bytes are copied into the chunk buffer at once); a stream
       // gives a new buffer per read, which the garbage collector frees late (see SharedBuffers).
-      const plain = !isStdin && !opts.stream && !opts.gzip && !opts.input.endsWith('.gz') && !startsWithGzipMagic(opts.input);
+      const plain = !isStdin && !opts.stream && !gunzipWanted(opts, fileHead(opts.input, 2));
       const raw: Readable | undefined = plain ? undefined : opts.stream ?? (isStdin ? process.stdin : createReadStream(opts.input, { highWaterMark: 1 << 20 }));
       const onAbort = () => raw?.destroy();
       signal.addEventListener('abort', onAbort, { once: true });
