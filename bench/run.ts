@@ -141,6 +141,9 @@ interface Row {
   skipped?: boolean;
 }
 
+/** What `ldapflow run --summary FILE` writes, the fields the bench reads. */
+interface CliSummary { read: number; written: number; rejected: number; rejects?: Record<string, number> }
+
 interface Measured {
   seconds: number;
   code: number | null;
@@ -360,6 +363,25 @@ async function main(): Promise<void> {
     const out = join(args.dir, `out-${size}.ldif`);
     const cleanup = () => { for (const f of [out, out + '.rejects.ldif', out + '.partial', join(args.dir, 'summary.json')]) rmSync(f, { force: true }); };
     const node = (what: string, extra: string[] = []) => measure(process.execPath, [self, '--child', what, file, ...extra]);
+    /** The output's size, for a row's note. */
+    const outNote = (): string => {
+      let n = 0;
+      try { n = statSync(out).size; } catch { /* not written */ }
+      return `out ${(n / 1e6).toFixed(0)} MB`;
+    };
+    /**
+     * `ldapflow run FILE OUT ...extra` measured, and its --summary read: the records it read and a note (the count
+     * check, then what `describe` says of the summary), or why there is no summary.
+     */
+    const runCli = async (extra: string[], describe: (s: CliSummary) => string[]): Promise<{ m: Measured; read?: number; note: string }> => {
+      const summaryFile = join(args.dir, 'summary.json');
+      rmSync(summaryFile, { force: true });
+      const m = await measure(process.execPath, [CLI, 'run', file, out, ...extra, '--quiet', '--summary', summaryFile, '--reject', out + '.rejects.ldif']);
+      if (m.code !== 0 && m.code !== 3) return { m, note: `failed: exit ${m.code}: ${firstLine(m.stderr).slice(0, 160)}` };
+      let s: CliSummary;
+      try { s = JSON.parse(readFileSync(summaryFile, 'utf8')) as CliSummary; } catch { return { m, note: `exit ${m.code}, no summary` }; }
+      return { m, read: s.read, note: [countNote(truth, s.read), ...describe(s)].filter(Boolean).join('; ') };
+    };
 
     if (args.only.has('floor')) {
       log(`${size}: floor`);
@@ -388,32 +410,17 @@ async function main(): Promise<void> {
       log(`${size}: ldapflow parse+write`);
       const m = await node('write', [out]);
       const r = parseChild(m);
-      let outBytes = 0;
-      try { outBytes = statSync(out).size; } catch { /* not written */ }
       if (r.missing) rows.push({ size, name: 'ldapflow parse+write', note: 'not yet available (readLdif, writeLdif, run)', skipped: true });
       else rows.push(rowFrom(size, 'ldapflow parse+write', bytes, { ...m, rssKb: m.rssKb ?? r.maxRssKb }, r.records,
         r.error ?? [countNote(truth, r.records), `written ${fmt(r.written)}`, r.rejected ? `${r.rejected} rejected` : '',
-          `out ${(outBytes / 1e6).toFixed(0)} MB`].filter(Boolean).join('; ')));
+          outNote()].filter(Boolean).join('; ')));
       cleanup();
       // The same job through the CLI, where the workers parse and write (the main thread only moves bytes).
       const cliName = `ldapflow run --passthrough (${defaultPassthroughWorkers()} workers, the default)`;
       if (!cliAvailable) rows.push({ size, name: cliName, note: 'not yet available (dist/src/cli.js)', skipped: true });
       else {
         log(`${size}: ${cliName}`);
-        const summaryFile = join(args.dir, 'summary.json');
-        rmSync(summaryFile, { force: true });
-        const mc = await measure(process.execPath, [CLI, 'run', file, out, '--passthrough', '--quiet', '--summary', summaryFile, '--reject', out + '.rejects.ldif']);
-        let note: string;
-        let read: number | undefined;
-        try { outBytes = statSync(out).size; } catch { outBytes = 0; }
-        if (mc.code !== 0 && mc.code !== 3) note = `failed: exit ${mc.code}: ${firstLine(mc.stderr).slice(0, 160)}`;
-        else {
-          try {
-            const s = JSON.parse(readFileSync(summaryFile, 'utf8')) as { read: number; written: number; rejected: number };
-            read = s.read;
-            note = [countNote(truth, s.read), `written ${fmt(s.written)}`, s.rejected ? `${s.rejected} rejected` : '', `out ${(outBytes / 1e6).toFixed(0)} MB`].filter(Boolean).join('; ');
-          } catch { note = `exit ${mc.code}, no summary`; }
-        }
+        const { m: mc, read, note } = await runCli(['--passthrough'], (s) => [`written ${fmt(s.written)}`, s.rejected ? `${s.rejected} rejected` : '', outNote()]);
         rows.push(rowFrom(size, cliName, bytes, mc, read, note));
         cleanup();
       }
@@ -423,24 +430,12 @@ async function main(): Promise<void> {
         const name = `ldapflow pipeline --workers ${w}`;
         if (!cliAvailable) { rows.push({ size, name, note: 'not yet available (dist/src/cli.js)', skipped: true }); continue; }
         log(`${size}: ${name}`);
-        const summaryFile = join(args.dir, 'summary.json');
-        rmSync(summaryFile, { force: true });
-        const m = await measure(process.execPath, [CLI, 'run', file, out, '--preset', 'oid-to-oud', '--workers', String(w),
-          '--quiet', '--summary', summaryFile, '--reject', out + '.rejects.ldif']);
-        let note: string;
-        let read: number | undefined;
-        if (m.code !== 0 && m.code !== 3) note = `failed: exit ${m.code}: ${firstLine(m.stderr).slice(0, 160)}`;
-        else {
-          try {
-            const s = JSON.parse(readFileSync(summaryFile, 'utf8')) as { read: number; written: number; rejected: number; rejects?: Record<string, number> };
-            read = s.read;
-            const top = Object.entries(s.rejects ?? {}).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${k} ${v}`).join(', ');
-            note = [countNote(truth, s.read), `written ${fmt(s.written)}`, `rejected ${fmt(s.rejected)}${top ? ` (${top})` : ''}`,
-              s.written >= s.read && truth.excluded > 0
-                ? `NOTHING EXCLUDED (truth: ${fmt(truth.excluded)} Oracle-only records)` : `Oracle-only in input ${fmt(truth.excluded)}`,
-            ].filter(Boolean).join('; ');
-          } catch { note = `exit ${m.code}, no summary`; }
-        }
+        const { m, read, note } = await runCli(['--preset', 'oid-to-oud', '--workers', String(w)], (s) => {
+          const top = Object.entries(s.rejects ?? {}).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${k} ${v}`).join(', ');
+          return [`written ${fmt(s.written)}`, `rejected ${fmt(s.rejected)}${top ? ` (${top})` : ''}`,
+            s.written >= s.read && truth.excluded > 0
+              ? `NOTHING EXCLUDED (truth: ${fmt(truth.excluded)} Oracle-only records)` : `Oracle-only in input ${fmt(truth.excluded)}`];
+        });
         rows.push(rowFrom(size, name, bytes, m, read, note));
         cleanup();
       }
