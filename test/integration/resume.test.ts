@@ -7,7 +7,7 @@
  * counters must equal too. Also: a resume refuses a changed source or changed options with one line, and
  * `ldapflow resume DIR` continues from the state directory alone.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -31,6 +31,24 @@ function dnCount(ldif: Buffer): { total: number; distinct: number } {
   return { total: dns.length, distinct: new Set(dns).size };
 }
 
+/**
+ * Runs of `args` killed with SIGKILL once `fractions` of `written` records are written, the first fresh and each
+ * later one resumed; each must die so and leave no final `out`. Returns the kill points.
+ */
+function killedRuns(t: Test, args: string[], out: string, fractions: number[], written: number): number[] {
+  const kills: number[] = [];
+  for (const [i, f] of fractions.entries()) {
+    // SIGKILL at an exact point: the CLI kills itself (LDAPFLOW_TEST_KILL_AT_WRITTEN) once that many records are written;
+    // an outside kill after polling the output races a fast run.
+    const at = Math.round(f * written);
+    const res = spawnSync(process.execPath, [CLI, ...args, '-q', ...(i > 0 ? ['--resume'] : [])], { cwd: dir, encoding: 'utf8', env: { ...process.env, LDAPFLOW_TEST_KILL_AT_WRITTEN: String(at) } });
+    t.equal(res.signal, 'SIGKILL', `run ${i + 1} was killed (SIGKILL) at ${at} records written ${res.stderr}`);
+    if (res.signal === 'SIGKILL') kills.push(at);
+    t.notOk(existsSync(out), 'no final output while interrupted');
+  }
+  return kills;
+}
+
 t.test('LDIF -> LDIF: killed at five points, resumed each time, equals the uninterrupted run', async (t) => {
   const ref = join(dir, 'ref.ldif');
   const r = cli(['run', ...common(ref, join(dir, 'ref-state')), '--summary', join(dir, 'ref.json')]);
@@ -41,17 +59,7 @@ t.test('LDIF -> LDIF: killed at five points, resumed each time, equals the unint
 
   const out = join(dir, 'out.ldif');
   const state = join(dir, 'out-state');
-  const kills: number[] = [];
-  for (const [i, f] of [0.15, 0.3, 0.5, 0.7, 0.85].entries()) {
-    // SIGKILL at an exact point: the CLI kills itself (LDAPFLOW_TEST_KILL_AT_WRITTEN) once that many records are written;
-    // an outside kill after polling the output races a fast run.
-    const at = Math.round(f * refSum.written);
-    const args = ['run', ...common(out, state), '-q', ...(i > 0 ? ['--resume'] : [])];
-    const res = spawnSync(process.execPath, [CLI, ...args], { cwd: dir, encoding: 'utf8', env: { ...process.env, LDAPFLOW_TEST_KILL_AT_WRITTEN: String(at) } });
-    t.equal(res.signal, 'SIGKILL', `run ${i + 1} was killed (SIGKILL) at ${at} records written ${res.stderr}`);
-    if (res.signal === 'SIGKILL') kills.push(at);
-    t.notOk(existsSync(out), 'no final output while interrupted');
-  }
+  const kills = killedRuns(t, ['run', ...common(out, state)], out, [0.15, 0.3, 0.5, 0.7, 0.85], refSum.written);
   t.equal(kills.length, 5, `killed five times, at ${kills.join(', ')} of ${refSum.written} records written`);
 
   const fin = cli(['run', ...common(out, state), '--resume', '--summary', join(dir, 'out.json')]);
@@ -78,11 +86,7 @@ t.test('--passthrough with 2 workers writing the text: killed at three points, r
   const refSum = summary(join(dir, 'pt-ref.json'));
   const out = join(dir, 'pt-out.ldif');
   const state = join(dir, 'pt-out-state');
-  for (const [i, f] of [0.2, 0.5, 0.8].entries()) {
-    const at = Math.round(f * refSum.written);
-    const res = spawnSync(process.execPath, [CLI, ...args(out, state), '-q', ...(i > 0 ? ['--resume'] : [])], { cwd: dir, encoding: 'utf8', env: { ...process.env, LDAPFLOW_TEST_KILL_AT_WRITTEN: String(at) } });
-    t.equal(res.signal, 'SIGKILL', `run ${i + 1} was killed at ${at} records written ${res.stderr}`);
-  }
+  t.equal(killedRuns(t, args(out, state), out, [0.2, 0.5, 0.8], refSum.written).length, 3, 'killed three times');
   const fin = cli([...args(out, state), '--resume', '--summary', join(dir, 'pt-out.json')]);
   t.equal(fin.status, 0, fin.stderr);
   const got = readFileSync(out);
