@@ -109,9 +109,7 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
     },
     async write(batch: Batch) {
       const recs = batch.records;
-      // The records' text: written by a worker already, or here, the same way (formatRecordsToBuffer: joined in
-      // pieces of a few tens of KiB, since one string for a whole batch would be a large-object allocation, slow on
-      // this VM, see record-codec.ts).
+      // The records' text: written by a worker already, or here the same way.
       const text = batch.ldif ?? formatRecordsToBuffer(recs, wrap).buf;
       let head = '';
       if (!headerDone) {

@@ -190,10 +190,11 @@ export function formatComment(text: string, wrap = 76): string {
 }
 
 /**
- * Records as LDIF text, a blank line between them (none before the first, none after the last): what a worker hands
- * the LDIF sink when nothing after the worker stages needs the records themselves. Joined in pieces of a few tens of
- * KiB (see the sink's write), then copied once into `into` when the text fits (a buffer the caller reuses), else into
- * a new buffer of exactly the text's size. Returns the buffer and the text's length in it.
+ * Records as LDIF text, a blank line between them (none before the first, none after the last): what the LDIF sink
+ * writes, made by it or by a worker. Joined in pieces of a few tens of KiB (one string for a whole batch, ~450 KB for
+ * 250 records, would be a large-object allocation, slow on this VM, see record-codec.ts), then copied once into `into`
+ * when the text fits (a buffer the caller reuses), else into a new buffer of exactly the text's size. Returns the
+ * buffer and the text's length in it.
  */
 export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: Buffer): { buf: Buffer; len: number } {
   const texts: string[] = [];
