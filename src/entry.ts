@@ -185,3 +185,17 @@ export function base64Of(v: Value): string {
   if (typeof v === 'string') return Buffer.from(v, 'utf8').toString('base64');
   return sourceBase64.get(v) ?? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
 }
+
+/**
+ * A rough size of a record on the JavaScript heap: object and map overhead plus two bytes per character. The
+ * ordering stage's memory budget counts records with it (a text entry too, measured before it became text, so that
+ * what spills does not depend on the form records travel in).
+ */
+export function heapEstimate(rec: { dn: string; attrs: Map<string, Attribute> }): number {
+  let n = 300 + rec.dn.length * 4;
+  for (const a of rec.attrs.values()) {
+    n += 120 + a.name.length * 2;
+    for (const v of a.values) n += 32 + (typeof v === 'string' ? v.length * 2 : v.byteLength + 64);
+  }
+  return n;
+}

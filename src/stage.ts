@@ -34,6 +34,11 @@ export interface StageContext {
 export interface BarrierStage {
   kind: 'barrier';
   name: string;
+  /**
+   * Set when the stage takes text-backed entries (src/transforms/text-record.ts) and, unless it changes an entry,
+   * reads nothing of one but its DN, origin, category and these attributes (lower-cased names).
+   */
+  textAttributes?: string[];
   run(input: AsyncIterable<Batch>, ctx: StageContext): AsyncIterable<Batch>;
 }
 

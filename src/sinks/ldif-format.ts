@@ -6,6 +6,7 @@
  */
 import { base64Of, type Control, type LdifRecord, type Value } from '../entry.js';
 import { ownString } from '../strings.js';
+import { TextEntry } from '../transforms/text-record.js';
 
 /** True when a text value cannot be written as a plain SAFE-STRING. */
 const NEEDS_B64 = /^[ :<]|[^\x20-\x7e]| $/;
@@ -194,24 +195,37 @@ export function formatComment(text: string, wrap = 76): string {
  * writes, made by it or by a worker. Joined in pieces of a few tens of KiB (one string for a whole batch, ~450 KB for
  * 250 records, would be a large-object allocation, slow on this VM, see record-codec.ts), then copied once into `into`
  * when the text fits (a buffer the caller reuses), else into a new buffer of exactly the text's size. Returns the
- * buffer and the text's length in it.
+ * buffer and the text's length in it. A text entry (src/transforms/text-record.ts) still holding its text is copied
+ * as it is; consecutive ones of one batch (a newline between them there too) in one copy.
  */
 export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: Buffer): { buf: Buffer; len: number } {
-  const texts: string[] = [];
+  const pieces: Array<string | TextRange> = [];
   const parts: string[] = [];
+  let last: TextRange | undefined;
   for (let i = 0; i < records.length; i++) {
+    const rec = records[i];
+    if (rec instanceof TextEntry && rec.buf) {
+      if (last && last.buf === rec.buf && last.end + 1 === rec.start) { last.end = rec.end; continue; }
+      if (i > 0) parts.push('\n');
+      if (parts.length) { pieces.push(parts.join('')); parts.length = 0; }
+      pieces.push(last = { buf: rec.buf, start: rec.start, end: rec.end });
+      continue;
+    }
+    last = undefined;
     if (i > 0) parts.push('\n');
-    formatRecordTo(records[i], parts, wrap);
-    if (parts.length >= 4096) { texts.push(parts.join('')); parts.length = 0; }
+    formatRecordTo(rec, parts, wrap);
+    if (parts.length >= 4096) { pieces.push(parts.join('')); parts.length = 0; }
   }
-  if (parts.length) texts.push(parts.join(''));
+  if (parts.length) pieces.push(parts.join(''));
   let total = 0;
-  for (const t of texts) total += Buffer.byteLength(t);
+  for (const t of pieces) total += typeof t === 'string' ? Buffer.byteLength(t) : t.end - t.start;
   const buf = into && into.length >= total ? into : Buffer.allocUnsafeSlow(total);
   let off = 0;
-  for (const t of texts) off += buf.write(t, off);
+  for (const t of pieces) off += typeof t === 'string' ? buf.write(t, off) : t.buf.copy(buf, off, t.start, t.end);
   return { buf, len: total };
 }
+
+interface TextRange { buf: Buffer; start: number; end: number }
 
 /**
  * Text from formatRecordsToBuffer without its first `k` records: records are separated by exactly one blank line and

@@ -7,7 +7,8 @@
  * the old generation.
  *
  * Records are stored compactly as JSON: values as strings, binary values as `{b: base64}`; the normalized DN,
- * origin and category travel with the record so nothing is recomputed or lost.
+ * origin and category travel with the record so nothing is recomputed or lost. A text entry (text-record.ts) that
+ * still holds its text is stored as that text with its reference values and their targets, and comes back as one.
  */
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import { LdapflowError } from '../errors.js';
 import type { Attribute, Entry, AddRecord, Value } from '../entry.js';
+import { TextEntry } from '../transforms/text-record.js';
 
 export type SpillRecord = Entry | AddRecord;
 
@@ -26,6 +28,10 @@ interface Stored {
   c?: string;
   k?: 1; // an add change record rather than a content entry
   a: Array<[string, ...Enc[]]>;
+  /** A text entry's LDIF text (latin1: it is ASCII) and its references: [key, name, values, targets (null: not a DN)]. */
+  t?: string;
+  h?: number;
+  r?: Array<[string, string, string[], Array<string | null>]>;
 }
 
 export function encodeRecord(rec: SpillRecord): string {
@@ -34,6 +40,15 @@ export function encodeRecord(rec: SpillRecord): string {
   if (rec.origin) s.o = [rec.origin.file, rec.origin.line, rec.origin.index];
   if (rec.category !== undefined) s.c = rec.category;
   if (rec.kind === 'change') s.k = 1;
+  if (rec instanceof TextEntry && rec.buf) {
+    s.t = rec.buf.toString('latin1', rec.start, rec.end);
+    s.h = rec.heapBytes;
+    if (rec.refs) {
+      s.r = [];
+      for (const [key, a] of rec.refs) s.r.push([key, a.name, a.values as string[], (rec.targets?.get(key) ?? []).map((x) => x ?? null)]);
+    }
+    return JSON.stringify(s);
+  }
   for (const a of rec.attrs.values()) {
     const row: [string, ...Enc[]] = [a.name];
     for (const v of a.values) row.push(typeof v === 'string' ? v : { b: Buffer.from(v).toString('base64') });
@@ -44,6 +59,26 @@ export function encodeRecord(rec: SpillRecord): string {
 
 export function decodeRecord(text: string): SpillRecord {
   const s = JSON.parse(text) as Stored;
+  if (s.t !== undefined) {
+    let refs: Map<string, Attribute> | undefined;
+    let targets: Map<string, Array<string | undefined>> | undefined;
+    if (s.r) {
+      refs = new Map();
+      targets = new Map();
+      for (const [key, name, values, t] of s.r) {
+        refs.set(key, { name, values });
+        targets.set(key, t.map((x) => x ?? undefined));
+      }
+    }
+    const buf = Buffer.from(s.t, 'latin1');
+    const e = new TextEntry(s.d, buf, 0, buf.length, refs);
+    e.targets = targets;
+    e.heapBytes = s.h ?? 0;
+    if (s.n !== undefined) e.ndn = s.n;
+    if (s.o) e.origin = { file: s.o[0], line: s.o[1], index: s.o[2] };
+    if (s.c !== undefined) e.category = s.c;
+    return e;
+  }
   const attrs = new Map<string, Attribute>();
   for (const [name, ...vals] of s.a) {
     const values: Value[] = vals.map((v) => (typeof v === 'string' ? v : new Uint8Array(Buffer.from(v.b, 'base64'))));

@@ -30,6 +30,7 @@ import type { ParseMode } from '../sources/ldif-parser.js';
 import { decodedInput, gunzipWanted, inputInfo } from '../sources/ldif-file.js';
 import { decodeRecords, encodeRecords } from './record-codec.js';
 import { hasFactory } from './registry.js';
+import { decodeTextRecords } from './text-record.js';
 import type { FatalInfo, StageSpec, WorkerConfig, WorkerResult, WorkerTask } from './worker.js';
 
 export interface WorkerPoolOptions {
@@ -237,9 +238,12 @@ export interface ReadLdifInWorkersOptions extends WorkerPoolOptions {
   maxRecordBytes?: number;
   /** The map stages the workers run after parsing, in order (each must have a known `worker` factory). */
   stages: MapStage[];
-  /** The workers also write the records as LDIF text (batches then carry `ldif`, see Batch): for an LDIF sink with
-   * nothing between it and these stages. */
-  format?: { wrap: number };
+  /**
+   * The workers also write the records as LDIF text: for an LDIF sink with nothing between it and these stages
+   * (batches then carry `ldif`, see Batch), or with `refs`, barrier stages that read only those attributes (batches
+   * then carry text entries, see text-record.ts).
+   */
+  format?: { wrap: number; refs?: string[] };
 }
 
 const NL2 = Buffer.from('\n\n', 'latin1');
@@ -466,11 +470,23 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
           if ('died' in r) throw diedError(r.died, `${file} from line ${lineOffset + 1} (byte ${start})`);
           if (r.fatal) throw fatalError(r.fatal, lineOffset);
           const text = r.ldifRecords !== undefined;
-          const records = text ? new Array<LdifRecord>(r.ldifRecords!) : decodeRecords(r.records!, lineOffset, indexOffset);
+          let records: LdifRecord[];
+          if (r.textRecords) {
+            // Text entries keep their text past this batch (until the sink writes them): a copy of their own, and
+            // the shared buffer goes back at once.
+            let own: Buffer;
+            if (r.ldif) own = Buffer.from(r.ldif.buffer, r.ldif.byteOffset, r.ldif.byteLength);
+            else {
+              own = Buffer.allocUnsafeSlow(r.ldifLen!);
+              own.set(new Uint8Array(out!, 0, r.ldifLen!));
+              outputs.give(out!);
+            }
+            records = decodeTextRecords(r.textRecords, own, file, lineOffset, indexOffset);
+          } else records = text ? new Array<LdifRecord>(r.ldifRecords!) : decodeRecords(r.records!, lineOffset, indexOffset);
           for (const rj of r.rejects) shiftOrigin(rj, lineOffset, indexOffset);
           const b: Batch = { seq: seq++, records, rejects: r.rejects };
-          if (r.ldif) b.ldif = r.ldif;
-          else if (r.ldifLen !== undefined && out) {
+          if (text && r.ldif) b.ldif = r.ldif;
+          else if (text && r.ldifLen !== undefined && out) {
             // The text is in the shared buffer: it goes back to the pool once the sink has written it.
             b.ldif = new Uint8Array(out, 0, r.ldifLen);
             b.release = () => outputs.give(out);
@@ -517,6 +533,20 @@ export interface PlanWorkersOptions {
   format?: { wrap: number };
 }
 
+/**
+ * When every stage is a barrier that takes text entries (text-record.ts), the reference attributes they read (all of
+ * them, lower-cased): the workers then write the text and the main thread only orders. Else undefined.
+ */
+function textAttributesOf(stages: Stage[]): string[] | undefined {
+  if (stages.length === 0) return undefined;
+  const all = new Set<string>();
+  for (const s of stages) {
+    if (s.kind !== 'barrier' || !s.textAttributes) return undefined;
+    for (const a of s.textAttributes) all.add(a.toLowerCase());
+  }
+  return [...all];
+}
+
 export interface WorkerPlan {
   source: Source;
   stages: Stage[];
@@ -542,8 +572,12 @@ export function planWorkers(p: PlanWorkersOptions): WorkerPlan {
   if (p.ldifInput !== undefined) {
     let k = 0;
     while (k < stages.length && stages[k].kind === 'map' && canRunInWorker(stages[k] as MapStage)) k++;
-    if (k > 0) {
-      source = readLdifInWorkers({ ...pool, input: p.ldifInput, mode: p.mode, batchSize: p.batchSize, stages: stages.slice(0, k) as MapStage[] });
+    const refs = p.format ? textAttributesOf(stages.slice(k)) : undefined;
+    if (k > 0 || refs) {
+      source = readLdifInWorkers({
+        ...pool, input: p.ldifInput, mode: p.mode, batchSize: p.batchSize, stages: stages.slice(0, k) as MapStage[],
+        ...(refs ? { format: { wrap: p.format!.wrap, refs } } : {}),
+      });
       stages = stages.slice(k);
     }
   }

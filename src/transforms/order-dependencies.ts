@@ -20,12 +20,13 @@
  *   `ORDER_DUPLICATE_DN`; if it was already written, the later one becomes a modify that replaces its attributes.
  */
 import type { AddRecord, Attribute, Batch, Entry, LdifRecord, ModifyRecord, Note, Reject, Value } from '../entry.js';
-import { describeRecord } from '../entry.js';
+import { describeRecord, heapEstimate } from '../entry.js';
 import { normalizeDn, parentDn, rdnOf } from '../dn.js';
 import { LdapflowError } from '../errors.js';
 import type { BarrierStage, StageContext } from '../stage.js';
 import { Spill } from '../state/spill.js';
 import { ownString } from '../strings.js';
+import { dnPartEnd, refAttr, refTarget, TextEntry } from './text-record.js';
 
 export const DEFAULT_REFERENCE_ATTRIBUTES = ['member', 'uniqueMember', 'manager', 'owner', 'seeAlso', 'roleOccupant', 'secretary'];
 
@@ -83,7 +84,6 @@ export interface OrderEvent {
 type Rec = Entry | AddRecord;
 
 const NONE = 0, WAIT_MEM = 1, WAIT_DISK = 2, HELD_MEM = 3, HELD_DISK = 4, PASSED = 5, REJECTED = 6;
-const UID_SUFFIX = /#'[01]*'B$/;
 
 function optionError(name: string, why: string): LdapflowError {
   return new LdapflowError('OPTION_INVALID', `orderDependencies: option "${name}" ${why}`);
@@ -128,6 +128,7 @@ export function orderDependencies(opts: OrderDependenciesOptions = {}): BarrierS
   return {
     kind: 'barrier',
     name: 'order-dependencies',
+    textAttributes: [...refAttrs],
     run(input: AsyncIterable<Batch>, ctx: StageContext): AsyncIterable<Batch> {
       const sinkKind = opts.sinkKind ?? ctx.sinkKind;
       const st = new OrderState({
@@ -414,6 +415,7 @@ class OrderState {
     let old: Rec | undefined;
     if (s === WAIT_MEM || s === HELD_MEM) {
       old = this.drop(idx);
+      detach(rec);
       this.recs.set(idx, rec); // the same slot, even over the byte budget: one record
       const est = estimate(rec);
       this.memBytes += est;
@@ -555,12 +557,17 @@ class OrderState {
 
   private async hasUnknownRefs(rec: Rec): Promise<boolean> {
     for (const key of this.o.refAttrs) {
-      const a = rec.attrs.get(key);
+      const a = refAttr(rec, key);
       if (!a) continue;
-      for (const v of a.values) {
+      const pre = rec instanceof TextEntry ? rec.refTargets(key) : undefined;
+      const vals = a.values;
+      for (let i = 0; i < vals.length; i++) {
+        const v = vals[i];
         if (typeof v !== 'string') continue;
-        let t: string;
-        try { t = normalizeDn(v.replace(UID_SUFFIX, '')); } catch { continue; }
+        let t = pre?.[i];
+        if (t === undefined) {
+          try { t = refTarget(v); } catch { continue; }
+        }
         if (!this.idxOf.has(t) && !(await this.presentInTarget(t))) return true;
       }
     }
@@ -574,28 +581,35 @@ class OrderState {
     let gdn: string | undefined; // the referring DN and origin, copied once for all its deferred values
     let gorigin: Rec['origin'];
     for (const key of this.o.refAttrs) {
-      const a = rec.attrs.get(key);
+      const a = refAttr(rec, key);
       if (!a) continue;
+      // Targets normalized by a worker (text entries), else here.
+      const pre = rec instanceof TextEntry ? rec.refTargets(key) : undefined;
       const kept: Value[] = [];
       const deferredHere: Deferred[] = [];
       let changed = false;
       let removed = false;
-      for (const v of a.values) {
+      const vals = a.values;
+      for (let i = 0; i < vals.length; i++) {
+        const v = vals[i];
         if (typeof v !== 'string') { kept.push(v); continue; }
-        const m = UID_SUFFIX.exec(v);
-        const dnPart = m ? v.slice(0, m.index) : v;
-        const suffix = m ? m[0] : '';
-        let t: string;
-        try { t = normalizeDn(dnPart); } catch {
-          this.bump('REF_INVALID_DN');
-          this.event('REF_INVALID_DN', rec.dn, `${describeRecord(rec)}: ${a.name} value "${v}" is not a valid DN (kept as is)`);
-          kept.push(v);
-          continue;
+        const cut = dnPartEnd(v);
+        const suffix = cut === v.length ? '' : v.slice(cut);
+        let t = pre?.[i];
+        if (t === undefined) {
+          try { t = normalizeDn(cut === v.length ? v : v.slice(0, cut)); } catch {
+            this.bump('REF_INVALID_DN');
+            this.event('REF_INVALID_DN', rec.dn, `${describeRecord(rec)}: ${a.name} value "${v}" is not a valid DN (kept as is)`);
+            kept.push(v);
+            continue;
+          }
         }
         const idx = this.idxOf.get(t);
         if (idx !== undefined) {
-          const exact = this.exact(idx, t) + suffix;
-          if (exact !== v) { this.bump('REF_REWRITTEN'); changed = true; }
+          // Compared in place: building the exact spelling of every value was most of the time spent here.
+          const same = this.spelled.matches(idx, t, v, cut);
+          const exact = same ? v : this.exact(idx, t) + suffix;
+          if (!same) { this.bump('REF_REWRITTEN'); changed = true; }
           const s = this.state[idx];
           if (this.o.ldap && s !== PASSED) {
             if (s === REJECTED) {
@@ -637,7 +651,7 @@ class OrderState {
           this.bump('ORDER_REFERENCE_KEPT_INLINE');
         }
         for (const d of deferredHere) {
-          const t = normalizeDn(d.value.replace(UID_SUFFIX, ''));
+          const t = refTarget(d.value);
           const l = this.deferred.get(t);
           if (l) l.push(d);
           else this.deferred.set(ownString(t), [d]);
@@ -645,9 +659,11 @@ class OrderState {
         }
       }
       if (changed) {
-        if (kept.length) a.values = kept;
+        // A text entry becomes an ordinary one here (its text parsed back): the sink then writes the change.
+        const attrs = rec.attrs;
+        if (kept.length) attrs.get(key)!.values = kept;
         else {
-          rec.attrs.delete(key);
+          attrs.delete(key);
           if (removed && !deferredHere.length) (empty ??= []).push(a.name);
         }
       }
@@ -798,6 +814,7 @@ class OrderState {
 
 /** Copy the strings of a record that is going to wait, so it does not pin the reader's chunks (see ownString). */
 function detach(rec: Rec): void {
+  if (rec instanceof TextEntry && rec.buf) { rec.detach(); return; }
   rec.dn = ownString(rec.dn);
   if (rec.ndn !== undefined) rec.ndn = ownString(rec.ndn);
   if (rec.origin) rec.origin = { file: rec.origin.file, line: rec.origin.line, index: rec.origin.index };
@@ -966,6 +983,36 @@ export class Spellings {
     return out + ndn.slice(from);
   }
 
+  /** Whether `v`'s first `len` characters are the exact spelling of `idx`, compared in place (no string built). */
+  matches(idx: number, ndn: string, v: string, len: number): boolean {
+    const at = idx < this.at.length ? this.at[idx] : 0;
+    if (at === 0) return len === ndn.length && (len === v.length ? v === ndn : v.startsWith(ndn));
+    if (at === -1) {
+      const s = this.long.get(idx)!;
+      return len === s.length && (len === v.length ? v === s : v.startsWith(s));
+    }
+    if (len !== ndn.length) return false;
+    const pool = this.pool;
+    let p = at - 1;
+    const read = () => {
+      let x = 0;
+      for (let shift = 0; ; shift += 7) {
+        const b = pool[p++];
+        x |= (b & 0x7f) << shift;
+        if (b < 0x80) return x;
+      }
+    };
+    let from = 0;
+    for (let n = read(); n > 0; n--) {
+      const i = from + read();
+      for (let j = from; j < i; j++) if (v.charCodeAt(j) !== ndn.charCodeAt(j)) return false;
+      if (v.charCodeAt(i) !== read()) return false;
+      from = i + 1;
+    }
+    for (let j = from; j < len; j++) if (v.charCodeAt(j) !== ndn.charCodeAt(j)) return false;
+    return true;
+  }
+
   private varint(v: number): void {
     while (v >= 0x80) { this.pool[this.used++] = (v & 0x7f) | 0x80; v >>>= 7; }
     this.pool[this.used++] = v;
@@ -999,14 +1046,9 @@ async function* mergeByKey(mem: Rec[], memKeys: number[], disk?: AsyncIterable<A
   if (h < mem.length) yield h === 0 ? mem : mem.slice(h);
 }
 
-/** A rough size of a record on the JavaScript heap: object and map overhead plus two bytes per character. */
+/** A record's size for the memory budget: a text entry was measured in its worker, as if parsed (text-record.ts). */
 function estimate(rec: Rec): number {
-  let n = 300 + rec.dn.length * 4;
-  for (const a of rec.attrs.values()) {
-    n += 120 + a.name.length * 2;
-    for (const v of a.values) n += 32 + (typeof v === 'string' ? v.length * 2 : v.byteLength + 64);
-  }
-  return n;
+  return rec instanceof TextEntry && rec.buf ? rec.heapBytes : heapEstimate(rec);
 }
 
 function isDomainOnly(ndn: string): boolean {

@@ -17,6 +17,7 @@ import { LdifParser, type ParseMode, type ParseOutput } from '../sources/ldif-pa
 import { formatRecordsToBuffer } from '../sinks/ldif-format.js';
 import { buildStage, type StageFactory } from './registry.js';
 import { decodeRecords, encodeRecords, type EncodedRecords } from './record-codec.js';
+import { encodeTextRecords, type TextRecordsWire } from './text-record.js';
 
 export interface StageSpec {
   name: string;
@@ -27,8 +28,11 @@ export interface StageSpec {
 export interface WorkerConfig {
   stages: StageSpec[];
   parse?: { file: string; mode?: ParseMode; maxRecordBytes?: number };
-  /** Return the records as LDIF text (folded at `wrap`) instead of wire form: the sink needs nothing else. */
-  format?: { wrap: number };
+  /**
+   * Return the records as LDIF text (folded at `wrap`) instead of wire form: the sink needs nothing else. With `refs`,
+   * as text entries (text-record.ts) carrying those attributes' values, for barrier stages that read only those.
+   */
+  format?: { wrap: number; refs?: string[] };
 }
 
 export type WorkerTask =
@@ -54,6 +58,8 @@ export interface WorkerResult {
   ldif?: Uint8Array;
   ldifLen?: number;
   ldifRecords?: number;
+  /** With `format.refs`: the records, their text in `ldif` or `out` (`ldifLen` bytes). */
+  textRecords?: TextRecordsWire;
   rejects: Reject[];
   counts?: Record<string, number>;
   notes?: Note[];
@@ -177,7 +183,11 @@ export function makeHandler(extra: Record<string, StageFactory> = {}): (task: Wo
       return { rejects: [], fatal: isolate(stages, fresh, err) };
     }
     let res: WorkerResult;
-    if (config.format) {
+    if (config.format?.refs) {
+      const into = task.kind === 'raw' && task.out ? Buffer.from(task.out) : undefined;
+      const { wire, buf, len } = encodeTextRecords(out.records, config.format.wrap, config.format.refs, into);
+      res = buf === into ? { textRecords: wire, ldifLen: len, rejects: out.rejects } : { textRecords: wire, ldif: buf.subarray(0, len), rejects: out.rejects };
+    } else if (config.format) {
       const into = task.kind === 'raw' && task.out ? Buffer.from(task.out) : undefined;
       const { buf, len } = formatRecordsToBuffer(out.records, config.format.wrap, into);
       res = buf === into ? { ldifLen: len, ldifRecords: out.records.length, rejects: out.rejects } : { ldif: buf, ldifRecords: out.records.length, rejects: out.rejects };

@@ -1,0 +1,270 @@
+/**
+ * Text-backed entries: what the workers hand the ordering stage when an LDIF file sink comes after it.
+ *
+ * The ordering stage (order-dependencies.ts) reads little of an entry: its DN, its origin and the values of a few
+ * reference attributes (member, manager, ...); it changes an entry only now and then (a reference re-spelled, a
+ * dangling one removed, a duplicate turned into a modify). Decoding every entry on the main thread for that, and
+ * writing it there as LDIF again, was most of the main thread's work, and with 2 cores the main thread bounded the
+ * run (measured: ~26 us an entry on the main thread with 1 worker, at 1M entries ~19k entries/s).
+ *
+ * So the workers write each entry's LDIF text (the sink's own writer, at the sink's fold column) and send it with
+ * only the DN, normalized DN, category, origin and the reference values. On the main thread a `TextEntry` carries
+ * them, and its text as a range of the batch's bytes. The first read of `attrs` (a stage that wants the whole entry,
+ * a change, a reject written out, a spill) parses the text back into attributes, and from then on the entry is an
+ * ordinary one: its text is dropped, and the sink writes it from its attributes. An unchanged entry's bytes go to
+ * the output as they are: the same bytes the sink would have written, since it is the same writer on the same entry.
+ *
+ * Parsing the text back gives the attributes the worker had: names as spelled, values in order, a base64 value that
+ * is valid UTF-8 as text and any other as bytes (the same rule the LDIF reader applies to the input: the stages
+ * before never make bytes that are valid UTF-8).
+ *
+ * Wire form of a batch (`TextRecordsWire`): the records' text in one buffer, a newline between two records (so a run
+ * of consecutive records is one range, written with one copy), and per record in `f` (flat, in segments, see
+ * record-codec.ts for why):
+ *
+ *   end dn ndn category line index heap nrefs (key name count value* target*)*
+ *
+ * `end` is where its text ends in the buffer (it starts one byte after the previous record's end, or at 0); `ndn`
+ * `=` when equal to `dn`, `` when the DN is not valid (the ordering stage reports it); `category` `` when unset;
+ * `line` -1 without an origin; `heap` the entry's
+ * heapEstimate (entry.ts) before it became text; `name` `` when equal to `key`; a `target` is the normalized DN the value names
+ * (refTarget), -1 when it is not a DN. Records that are not entries, entries with a binary
+ * reference value, and a batch whose text is not all ASCII (offsets would not be bytes) travel whole in `side`.
+ */
+import { heapEstimate, type Attribute, type Entry, type LdifRecord, type Origin } from '../entry.js';
+import { LdapflowError } from '../errors.js';
+import { formatRecordTo } from '../sinks/ldif-format.js';
+import { parseLdifText } from '../sources/ldif-parser.js';
+import { normalizeDn } from '../dn.js';
+import { ownString } from '../strings.js';
+
+export class TextEntry implements Entry {
+  readonly kind = 'entry' as const;
+  ndn?: string;
+  origin?: Origin;
+  category?: string;
+  /** The entry's LDIF text is `buf[start, end)` (formatRecordTo output, newline-terminated); undefined once the
+   * entry was parsed back (`attrs` read). */
+  buf: Buffer | undefined;
+  start: number;
+  end: number;
+  /** heapEstimate of the entry as the worker had it (the ordering stage's memory budget counts it so). */
+  heapBytes = 0;
+  /** The values of the reference attributes the workers were asked for (by lower-cased name), while `buf` is set. */
+  refs: Map<string, Attribute> | undefined;
+  /** Their targets (refTarget, undefined: not a DN), by the same name and position: normalized in the worker. */
+  targets: Map<string, Array<string | undefined>> | undefined;
+  private full: Map<string, Attribute> | undefined;
+
+  constructor(public dn: string, buf: Buffer, start: number, end: number, refs: Map<string, Attribute> | undefined) {
+    this.buf = buf;
+    this.start = start;
+    this.end = end;
+    this.refs = refs;
+  }
+
+  /** All attributes: the text parsed back on first use; the entry is then an ordinary one (its text dropped). */
+  get attrs(): Map<string, Attribute> {
+    if (this.full) return this.full;
+    const buf = this.buf!;
+    const out = parseLdifText(buf.subarray(this.start, this.end));
+    const rec = out.records[0];
+    if (out.records.length !== 1 || out.rejects.length || rec.kind !== 'entry') {
+      throw new LdapflowError('INTERNAL_TEXT_ENTRY', `the LDIF text written for "${this.dn}" does not read back as one entry`, { dn: this.dn });
+    }
+    this.attrs = rec.attrs;
+    return rec.attrs;
+  }
+
+  set attrs(m: Map<string, Attribute>) {
+    this.full = m;
+    this.buf = undefined;
+    this.refs = undefined;
+    this.targets = undefined;
+  }
+
+  /** A reference attribute (lower-cased name): from `refs` while the text stands, without parsing it. */
+  ref(key: string): Attribute | undefined {
+    return this.buf ? this.refs?.get(key) : this.attrs.get(key);
+  }
+
+  /** The targets of a reference attribute's values, normalized in the worker, while the text stands. */
+  refTargets(key: string): Array<string | undefined> | undefined {
+    return this.buf ? this.targets?.get(key) : undefined;
+  }
+
+  /** Keep the entry past its batch: own copies of its text and strings (they point into the batch's memory). */
+  detach(): void {
+    if (this.buf) {
+      const n = this.end - this.start;
+      const b = Buffer.allocUnsafeSlow(n);
+      this.buf.copy(b, 0, this.start, this.end);
+      this.buf = b;
+      this.start = 0;
+      this.end = n;
+    }
+    this.dn = ownString(this.dn);
+    if (this.ndn !== undefined) this.ndn = ownString(this.ndn);
+    if (this.origin) this.origin = { file: this.origin.file, line: this.origin.line, index: this.origin.index };
+    if (this.refs) {
+      for (const a of this.refs.values()) {
+        a.name = ownString(a.name);
+        const v = a.values;
+        for (let i = 0; i < v.length; i++) v[i] = ownString(v[i] as string);
+      }
+    }
+    if (this.targets) for (const t of this.targets.values()) for (let i = 0; i < t.length; i++) if (t[i] !== undefined) t[i] = ownString(t[i]!);
+  }
+}
+
+const UID_SUFFIX = /#'[01]*'B$/;
+
+/**
+ * Where a reference value's DN part ends: before a nameAndOptionalUID suffix (`#'0101'B`), else at its end.
+ */
+export function dnPartEnd(v: string): number {
+  if (v.charCodeAt(v.length - 1) !== 66 /* B */) return v.length;
+  const m = UID_SUFFIX.exec(v);
+  return m ? m.index : v.length;
+}
+
+/** The normalized DN a reference value names (its UID suffix aside). Throws when it is not a valid DN. */
+export function refTarget(v: string): string {
+  const cut = dnPartEnd(v);
+  return normalizeDn(cut === v.length ? v : v.slice(0, cut));
+}
+
+/** An attribute a stage reads without needing the whole entry: from a text entry's references, else from attrs. */
+export function refAttr(rec: Entry | { attrs: Map<string, Attribute> }, key: string): Attribute | undefined {
+  return rec instanceof TextEntry ? rec.ref(key) : rec.attrs.get(key);
+}
+
+export interface TextRecordsWire {
+  f: Array<Array<string | number>>;
+  n: number;
+  side: Array<[number, LdifRecord]>;
+}
+
+const SEGMENT = 8000;
+
+/**
+ * Worker side: write `records` as text into `into` (or a new buffer when it does not fit) and describe them.
+ * `refKeys` are the lower-cased reference attributes whose values travel with the text.
+ */
+export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: string[], into?: Buffer): { wire: TextRecordsWire; buf: Buffer; len: number } {
+  const side: Array<[number, LdifRecord]> = [];
+  const texts: string[] = [];
+  const parts: string[] = [];
+  let f: Array<string | number> = [];
+  const segments = [f];
+  let pos = 0;
+  let nText = 0;
+  for (let i = 0; i < records.length; i++) {
+    const rec = records[i];
+    if (rec.kind !== 'entry' || rec.controls !== undefined || binaryRef(rec, refKeys)) { side.push([i, rec]); continue; }
+    if (f.length > SEGMENT) segments.push(f = []);
+    if (nText++ > 0) { parts.push('\n'); pos++; }
+    const k0 = parts.length;
+    formatRecordTo(rec, parts, wrap);
+    for (let k = k0; k < parts.length; k++) pos += parts[k].length;
+    let ndn = rec.ndn;
+    if (ndn === undefined) {
+      try { ndn = rec.ndn = normalizeDn(rec.dn); } catch { ndn = undefined; }
+    }
+    const o = rec.origin;
+    f.push(pos, rec.dn, ndn === undefined ? '' : ndn === rec.dn ? '=' : ndn, rec.category ?? '', o ? o.line : -1, o ? o.index : -1, heapEstimate(rec));
+    let nrefs = 0;
+    const at = f.length;
+    f.push(0);
+    for (const key of refKeys) {
+      const a = rec.attrs.get(key);
+      if (!a) continue;
+      nrefs++;
+      f.push(key, a.name === key ? '' : a.name, a.values.length);
+      for (const v of a.values) f.push(v as string);
+      for (const v of a.values) {
+        let t: string | number;
+        try { t = refTarget(v as string); } catch { t = -1; }
+        f.push(t);
+      }
+    }
+    f[at] = nrefs;
+    if (parts.length >= 4096) { texts.push(parts.join('')); parts.length = 0; }
+  }
+  if (parts.length) texts.push(parts.join(''));
+  let total = 0;
+  for (const t of texts) total += Buffer.byteLength(t);
+  if (total !== pos) {
+    // Not all ASCII (offsets count characters, not bytes): every record travels whole; the sink writes them.
+    return { wire: { f: [], n: records.length, side: records.map((r, i) => [i, r] as [number, LdifRecord]) }, buf: into ?? Buffer.alloc(0), len: 0 };
+  }
+  const buf = into && into.length >= total ? into : Buffer.allocUnsafeSlow(total);
+  let off = 0;
+  for (const t of texts) off += buf.write(t, off, 'latin1');
+  return { wire: { f: segments, n: records.length, side }, buf, len: pos };
+}
+
+function binaryRef(rec: Entry, refKeys: string[]): boolean {
+  for (const key of refKeys) {
+    const a = rec.attrs.get(key);
+    if (!a) continue;
+    for (const v of a.values) if (typeof v !== 'string') return true;
+  }
+  return false;
+}
+
+/** Main thread: the records of a batch from wire form and its text (`buf`, the batch's own memory). */
+export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, file: string, lineOffset: number, indexOffset: number): LdifRecord[] {
+  const out: LdifRecord[] = new Array(w.n);
+  let seg = 0;
+  let f = w.f[0];
+  let k = 0;
+  let si = 0;
+  let start = 0;
+  for (let i = 0; i < w.n; i++) {
+    if (si < w.side.length && w.side[si][0] === i) {
+      const r = w.side[si++][1];
+      if (r.origin && (lineOffset || indexOffset)) r.origin = { file: r.origin.file, line: r.origin.line + lineOffset, index: r.origin.index + indexOffset };
+      out[i] = r;
+      continue;
+    }
+    if (k >= f.length) { f = w.f[++seg]; k = 0; }
+    const end = f[k] as number;
+    const dn = f[k + 1] as string;
+    const ndn = f[k + 2] as string;
+    const cat = f[k + 3] as string;
+    const line = f[k + 4] as number;
+    const index = f[k + 5] as number;
+    const heap = f[k + 6] as number;
+    const nrefs = f[k + 7] as number;
+    let refs: Map<string, Attribute> | undefined;
+    let targets: Map<string, Array<string | undefined>> | undefined;
+    if (nrefs > 0) {
+      refs = new Map();
+      targets = new Map();
+      let p = k + 8;
+      for (let a = 0; a < nrefs; a++) {
+        const key = f[p] as string;
+        const name = f[p + 1] === '' ? key : f[p + 1] as string;
+        const n = f[p + 2] as number;
+        refs.set(key, { name, values: f.slice(p + 3, p + 3 + n) as string[] });
+        const t: Array<string | undefined> = new Array(n);
+        for (let j = 0; j < n; j++) { const x = f[p + 3 + n + j]; t[j] = typeof x === 'string' ? x : undefined; }
+        targets.set(key, t);
+        p += 3 + 2 * n;
+      }
+      k = p;
+    } else {
+      k += 8;
+    }
+    const e = new TextEntry(dn, buf, start, end, refs);
+    e.targets = targets;
+    e.heapBytes = heap;
+    if (ndn !== '') e.ndn = ndn === '=' ? dn : ndn;
+    if (cat !== '') e.category = cat;
+    if (line !== -1) e.origin = { file, line: line + lineOffset, index: index + indexOffset };
+    out[i] = e;
+    start = end + 1;
+  }
+  return out;
+}
