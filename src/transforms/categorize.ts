@@ -7,11 +7,12 @@
  * When several classes of one entry map to different categories the more specific category wins:
  * policies > services > applications > groups > users > organizational_units > containers.
  */
-import type { Batch, Entry, LdifRecord } from '../entry.js';
+import type { Batch, Entry, LdifRecord, Value } from '../entry.js';
 import { ndnOf } from '../entry.js';
 import { countOn, type MapStage } from '../stage.js';
 import { LdapflowError } from '../errors.js';
 import { normalizeDn } from '../dn.js';
+import { ownString } from '../strings.js';
 import { parseFilter, matchFilter, type Filter, type MatchOptions } from '../filter.js';
 import { Schema, type SchemaData } from '../schema/schema.js';
 
@@ -79,6 +80,12 @@ const PRIORITY: Record<string, number> = {
 
 const CATEGORY_NAME = /^[a-z][a-z0-9_]*$/;
 
+interface ClassListNode {
+  next?: Map<string, ClassListNode>;
+  /** The category of the class list that ends here. */
+  cat?: string;
+}
+
 interface CompiledRule {
   category: string;
   filter?: Filter;
@@ -91,7 +98,12 @@ export class Classifier {
   private readonly schema?: Schema;
   private readonly builtins: boolean;
   private readonly classCache = new Map<string, string | null>();
-  private readonly setCache = new Map<string, string>();
+  /** Class lists seen (see classSetCategory) and how many tree nodes they hold. */
+  private readonly setRoot: ClassListNode = {};
+  private setNodes = 0;
+  /** The last class list looked up in the tree (owned copies) and its category. */
+  private lastList: string[] = [];
+  private lastCat = 'unknown';
   private readonly matchOpts: MatchOptions;
 
   constructor(opts: CategorizeOptions = {}) {
@@ -149,7 +161,8 @@ export class Classifier {
 
   /** The category of an entry. */
   classify(e: Entry | { dn: string; ndn?: string; attrs: Entry['attrs'] }): string {
-    for (const r of this.rules) {
+    for (let i = 0; i < this.rules.length; i++) {
+      const r = this.rules[i];
       if (r.filter) {
         if (matchFilter(r.filter, e, this.matchOpts)) return r.category;
       } else if (r.suffix !== undefined) {
@@ -161,24 +174,56 @@ export class Classifier {
     if (!this.builtins) return 'unknown';
     const oc = e.attrs.get('objectclass');
     if (oc && oc.values.length) {
-      let key = '';
-      for (const v of oc.values) key += (typeof v === 'string' ? v : Buffer.from(v).toString('utf8')) + '\n';
-      key = key.toLowerCase();
-      const hit = this.setCache.get(key);
-      if (hit !== undefined) { if (hit !== 'unknown') return hit; }
-      else {
-        let best = 'unknown';
-        for (const raw of key.split('\n')) {
-          const c = raw.trim();
-          if (!c) continue;
-          const cat = this.classCategory(c);
-          if (cat && (PRIORITY[cat] ?? 0) > (PRIORITY[best] ?? 0)) best = cat;
-        }
-        if (this.setCache.size < 10000) this.setCache.set(key, best);
-        if (best !== 'unknown') return best;
-      }
+      const best = this.classSetCategory(oc.values);
+      if (best !== 'unknown') return best;
     }
     return byDn(e) ?? byAttributes(e) ?? 'unknown';
+  }
+
+  /**
+   * The category of an entry's class list, remembered by the values as spelled, one tree level per value: an export
+   * repeats a few class lists, and walking the tree hashes each short value once, where a joined, lower-cased key
+   * was built (two strings) and hashed per entry.
+   */
+  private classSetCategory(values: Value[]): string {
+    // Neighbours mostly share their class list: comparing with the last one hashes nothing.
+    const last = this.lastList;
+    if (values.length === last.length) {
+      let i = 0;
+      while (i < last.length && values[i] === last[i]) i++;
+      if (i === last.length) return this.lastCat;
+    }
+    let node = this.setRoot;
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i];
+      if (typeof v !== 'string') return this.classListCategory(values);
+      let next = node.next?.get(v);
+      if (next === undefined) {
+        if (this.setNodes >= 10000) return this.classListCategory(values);
+        next = {};
+        (node.next ??= new Map()).set(ownString(v), next);
+        this.setNodes++;
+      }
+      node = next;
+    }
+    const cat = (node.cat ??= this.classListCategory(values));
+    this.lastList = values.map((v) => ownString(v as string));
+    this.lastCat = cat;
+    return cat;
+  }
+
+  /** The most specific category of any class in the list (`unknown` when none has one). */
+  private classListCategory(values: Value[]): string {
+    let key = '';
+    for (const v of values) key += (typeof v === 'string' ? v : Buffer.from(v).toString('utf8')) + '\n';
+    let best = 'unknown';
+    for (const raw of key.toLowerCase().split('\n')) {
+      const c = raw.trim();
+      if (!c) continue;
+      const cat = this.classCategory(c);
+      if (cat && (PRIORITY[cat] ?? 0) > (PRIORITY[best] ?? 0)) best = cat;
+    }
+    return best;
   }
 }
 
@@ -251,14 +296,25 @@ export function categorize(opts: CategorizeOptions = {}): MapStage {
     name: 'categorize',
     worker: { factory: 'categorize', options: opts },
     fn(batch: Batch): Batch {
+      // Counted by runs of one category (neighbours mostly share one), in the order categories first appear.
       const counts = new Map<string, number>();
-      for (const r of batch.records) {
+      let run: string | undefined;
+      let n = 0;
+      const records = batch.records;
+      for (let i = 0; i < records.length; i++) {
+        const r = records[i];
         if (!isEntryLike(r)) continue;
         const cat = classifier.classify(r);
         r.category = cat;
-        counts.set(cat, (counts.get(cat) ?? 0) + 1);
+        if (cat !== run) {
+          if (run !== undefined) counts.set(run, (counts.get(run) ?? 0) + n);
+          run = cat;
+          n = 0;
+        }
+        n++;
       }
-      for (const [cat, n] of counts) countOn(batch, 'CATEGORY_' + cat.toUpperCase(), n);
+      if (run !== undefined) counts.set(run, (counts.get(run) ?? 0) + n);
+      for (const [cat, k] of counts) countOn(batch, 'CATEGORY_' + cat.toUpperCase(), k);
       return batch;
     },
   };

@@ -112,3 +112,34 @@ t.test('the stage sets record.category and counts CATEGORY_<NAME>; options are p
   want.CATEGORY_UNKNOWN = 1;
   t.same(out.counts, want);
 });
+
+t.test('class lists remembered across entries: repeats, other spellings, prefixes, binary values', async (t) => {
+  const c = new Classifier();
+  const lists: Array<[Array<string | Uint8Array>, string]> = [
+    [['top', 'person', 'organizationalPerson', 'inetOrgPerson', 'orclUser'], 'users'],
+    [['top', 'person', 'organizationalPerson', 'inetOrgPerson', 'orclUser'], 'users'],
+    [['TOP', 'Person'], 'users'],
+    [['top'], 'unknown'],
+    [['top', 'groupOfUniqueNames', 'orclGroup'], 'groups'],
+    [['top', 'groupOfUniqueNames'], 'groups'],
+    [['top', 'groupOfUniqueNames', 'orclGroup', 'orclPwdPolicy'], 'policies'],
+    [['top', new TextEncoder().encode('orclNetService')], 'services'],
+    [['top', ' organizationalUnit '], 'organizational_units'],
+    [['top', 'groupOfUniqueNames', 'orclGroup'], 'groups'],
+  ];
+  // Twice over, so the second pass answers from what the first remembered; a DN that says nothing.
+  for (let pass = 0; pass < 2; pass++) {
+    for (const [classes, want] of lists) {
+      const e = makeEntry('cn=x,o=corp', [['objectClass', classes]]);
+      t.equal(c.classify(e), want, `pass ${pass}: ${classes.map(String).join(',')}`);
+    }
+  }
+  // A stage batch with neighbours of one category counts each once per entry, categories in first-seen order.
+  const stage = categorize();
+  const recs = [...lists, ...lists].map(([classes]) => makeEntry('cn=x,o=corp', [['objectClass', classes]]));
+  const out = stage.fn({ seq: 0, records: recs, rejects: [] });
+  t.same(Object.entries(out.counts ?? {}), [
+    ['CATEGORY_USERS', 6], ['CATEGORY_UNKNOWN', 2], ['CATEGORY_GROUPS', 6], ['CATEGORY_POLICIES', 2],
+    ['CATEGORY_SERVICES', 2], ['CATEGORY_ORGANIZATIONAL_UNITS', 2],
+  ]);
+});
