@@ -105,6 +105,14 @@ function pushLine(out: string[], name: string, pfx: string, v: Value, wrap: numb
   out.push('\n', attrLine(name, v, wrap, isSafe(v)));
 }
 
+/** The lines of one attribute as formatRecordTo writes them inside a record: each with its newline before it. */
+export function formatAttrLines(name: string, values: Value[], wrap = 76): string {
+  const out: string[] = [];
+  const pfx = prefixOf(name);
+  for (const v of values) pushLine(out, name, pfx, v, wrap);
+  return out.join('');
+}
+
 /** `\nname: ` per attribute name, made once: fewer pieces per line to push and to join. */
 const prefixes = new Map<string, string>();
 function prefixOf(name: string): string {

@@ -31,6 +31,7 @@ interface Stored {
   /** A text entry's LDIF text (latin1: it is ASCII) and its references: [key, name, values, targets (null: not a DN)]. */
   t?: string;
   h?: number;
+  w?: number;
   r?: Array<[string, string, string[], Array<string | null>]>;
 }
 
@@ -43,6 +44,7 @@ export function encodeRecord(rec: SpillRecord): string {
   if (rec instanceof TextEntry && rec.buf) {
     s.t = rec.buf.toString('latin1', rec.start, rec.end);
     s.h = rec.heapBytes;
+    s.w = rec.wrap;
     if (rec.refs) {
       s.r = [];
       for (const [key, a] of rec.refs) s.r.push([key, a.name, a.values as string[], (rec.targets?.get(key) ?? []).map((x) => x ?? null)]);
@@ -74,6 +76,7 @@ export function decodeRecord(text: string): SpillRecord {
     const e = new TextEntry(s.d, buf, 0, buf.length, refs);
     e.targets = targets;
     e.heapBytes = s.h ?? 0;
+    e.wrap = s.w ?? 76;
     if (s.n !== undefined) e.ndn = s.n;
     if (s.o) e.origin = { file: s.o[0], line: s.o[1], index: s.o[2] };
     if (s.c !== undefined) e.category = s.c;
@@ -134,6 +137,7 @@ export class Spill {
   }
 
   async flush(): Promise<void> {
+    await this.settle();
     if (this.pending.length === 0) return;
     const ops = this.pending;
     this.pending = [];
@@ -165,28 +169,52 @@ export class Spill {
 
   /**
    * Read and remove every record whose key starts with `prefix`, in key order, with its key, in chunks of up to
-   * `chunk` records and about 1 MiB of text.
+   * `chunk` records and about 1 MiB of text. The next chunk is read, and this one's keys deleted, while the caller
+   * works on this one: awaiting each read and each delete kept the ordering stage's end-of-input pass idle ~1.5 s at
+   * 1M entries (measured). A failed delete is reported by the next flush.
    */
   async *takePrefix(prefix: string, chunk = 1000): AsyncGenerator<Array<[string, SpillRecord]>> {
     await this.flush();
     const range = { gte: prefix, lt: prefix + '\uffff' };
     const it = this.db.iterator(range);
-    let n = Math.min(chunk, 64);
+    let next: Promise<Array<[string, string]>> | undefined = it.nextv(Math.min(chunk, 64));
     try {
       for (;;) {
-        const rows = await it.nextv(n);
+        const rows: Array<[string, string]> = await next!;
+        next = undefined;
         if (rows.length === 0) break;
         const del = this.db.batch();
         let chars = 0;
         for (const [k, v] of rows) { del.del(k); chars += v.length; }
-        await del.write();
+        this.background(del.write());
         this.stored -= rows.length;
         // The next read: as many records as fit in the text budget at this chunk's average size.
-        n = Math.max(1, Math.min(chunk, Math.floor(CHUNK_CHARS / Math.max(1, chars / rows.length))));
+        next = it.nextv(Math.max(1, Math.min(chunk, Math.floor(CHUNK_CHARS / Math.max(1, chars / rows.length)))));
         yield rows.map(([k, v]) => [k, decodeRecord(v)]);
       }
     } finally {
+      // A read still under way must end before its iterator is closed.
+      if (next) await next.catch(() => undefined);
       await it.close();
+    }
+  }
+
+  private bg: Promise<void> = Promise.resolve();
+  private bgError: unknown;
+
+  /** Run a write in the background, one after another; its failure is kept for settle(). */
+  private background(p: Promise<void>): void {
+    p.catch((err) => { this.bgError ??= err; });
+    this.bg = this.bg.then(() => p.then(() => undefined, () => undefined));
+  }
+
+  /** Wait for background writes; throw the first failure. */
+  private async settle(): Promise<void> {
+    await this.bg;
+    if (this.bgError !== undefined) {
+      const err = this.bgError;
+      this.bgError = undefined;
+      throw new LdapflowError('STATE_SPILL_WRITE', `cannot write to the spill store ${this.dir}: ${(err as Error).message}`, { cause: err });
     }
   }
 
@@ -194,6 +222,7 @@ export class Spill {
     if (this.closed) return;
     this.closed = true;
     this.pending = [];
+    await this.bg; // deletes still under way (their failure no longer matters: the store goes)
     await this.db.close();
     if (this.owned) rmSync(this.dir, { recursive: true, force: true });
   }

@@ -481,7 +481,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
               own.set(new Uint8Array(out!, 0, r.ldifLen!));
               outputs.give(out!);
             }
-            records = decodeTextRecords(r.textRecords, own, file, lineOffset, indexOffset);
+            records = decodeTextRecords(r.textRecords, own, opts.format!.wrap, file, lineOffset, indexOffset);
           } else records = text ? new Array<LdifRecord>(r.ldifRecords!) : decodeRecords(r.records!, lineOffset, indexOffset);
           for (const rj of r.rejects) shiftOrigin(rj, lineOffset, indexOffset);
           const b: Batch = { seq: seq++, records, rejects: r.rejects };

@@ -659,13 +659,13 @@ class OrderState {
         }
       }
       if (changed) {
-        // A text entry becomes an ordinary one here (its text parsed back): the sink then writes the change.
-        const attrs = rec.attrs;
-        if (kept.length) attrs.get(key)!.values = kept;
-        else {
-          attrs.delete(key);
-          if (removed && !deferredHere.length) (empty ??= []).push(a.name);
+        // A text entry gets the attribute's lines in its text replaced; any other record, its values.
+        if (!(rec instanceof TextEntry && rec.replaceRef(key, kept as string[]))) {
+          const attrs = rec.attrs;
+          if (kept.length) attrs.get(key)!.values = kept;
+          else attrs.delete(key);
         }
+        if (!kept.length && removed && !deferredHere.length) (empty ??= []).push(a.name);
       }
     }
     if (empty) for (const k of empty) {

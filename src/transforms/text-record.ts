@@ -33,7 +33,7 @@
  */
 import { heapEstimate, type Attribute, type Entry, type LdifRecord, type Origin } from '../entry.js';
 import { LdapflowError } from '../errors.js';
-import { formatRecordTo } from '../sinks/ldif-format.js';
+import { formatAttrLines, formatRecordTo } from '../sinks/ldif-format.js';
 import { parseLdifText } from '../sources/ldif-parser.js';
 import { normalizeDn } from '../dn.js';
 import { ownString } from '../strings.js';
@@ -48,6 +48,8 @@ export class TextEntry implements Entry {
   buf: Buffer | undefined;
   start: number;
   end: number;
+  /** The fold column its text was written at. */
+  wrap = 76;
   /** heapEstimate of the entry as the worker had it (the ordering stage's memory budget counts it so). */
   heapBytes = 0;
   /** The values of the reference attributes the workers were asked for (by lower-cased name), while `buf` is set. */
@@ -86,6 +88,45 @@ export class TextEntry implements Entry {
   /** A reference attribute (lower-cased name): from `refs` while the text stands, without parsing it. */
   ref(key: string): Attribute | undefined {
     return this.buf ? this.refs?.get(key) : this.attrs.get(key);
+  }
+
+  /**
+   * Give a reference attribute (lower-cased name) new values, none to remove it, in the text itself: its lines are
+   * written again (formatAttrLines, as the writer writes them) in place of the old ones, the rest of the text stays.
+   * Parsing the entry back and writing it whole took most of the end-of-input pass over held groups (a group of a
+   * hundred members, each member re-spelled or one dangling). False when the entry has no text any more.
+   */
+  replaceRef(key: string, values: string[]): boolean {
+    const buf = this.buf;
+    const a = this.refs?.get(key);
+    if (!buf || !a) return false;
+    // The attribute's lines: the first starts with `\nname:`, values of one attribute are written together, and a
+    // value never holds a newline (it goes base64), so the block ends before the first line of another attribute.
+    const s = buf.indexOf('\n' + a.name + ':', this.start, 'latin1');
+    if (s < 0 || s >= this.end) return false;
+    const head = a.name + ':';
+    let e = s;
+    for (;;) {
+      const nl = buf.indexOf(10, e + 1);
+      if (nl < 0 || nl >= this.end - 1) { e = this.end - 1; break; } // the text's last newline ends the block
+      const c = buf[nl + 1];
+      e = nl;
+      if (c === 32) continue; // a continuation line
+      if (!sameBytes(buf, nl + 1, head)) break;
+    }
+    const lines = formatAttrLines(a.name, values, this.wrap);
+    const n = (s - this.start) + Buffer.byteLength(lines, 'latin1') + (this.end - e);
+    const out = Buffer.allocUnsafeSlow(n);
+    let off = buf.copy(out, 0, this.start, s);
+    off += out.write(lines, off, 'latin1');
+    buf.copy(out, off, e, this.end);
+    this.buf = out;
+    this.start = 0;
+    this.end = n;
+    if (values.length) a.values = values;
+    else this.refs!.delete(key);
+    this.targets?.delete(key); // worked out again from the values where needed
+    return true;
   }
 
   /** The targets of a reference attribute's values, normalized in the worker, while the text stands. */
@@ -204,6 +245,11 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
   return { wire: { f: segments, n: records.length, side }, buf, len: pos };
 }
 
+function sameBytes(buf: Buffer, at: number, s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (buf[at + i] !== s.charCodeAt(i)) return false;
+  return true;
+}
+
 function binaryRef(rec: Entry, refKeys: string[]): boolean {
   for (const key of refKeys) {
     const a = rec.attrs.get(key);
@@ -214,7 +260,7 @@ function binaryRef(rec: Entry, refKeys: string[]): boolean {
 }
 
 /** Main thread: the records of a batch from wire form and its text (`buf`, the batch's own memory). */
-export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, file: string, lineOffset: number, indexOffset: number): LdifRecord[] {
+export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, wrap: number, file: string, lineOffset: number, indexOffset: number): LdifRecord[] {
   const out: LdifRecord[] = new Array(w.n);
   let seg = 0;
   let f = w.f[0];
@@ -260,6 +306,7 @@ export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, file: string,
     const e = new TextEntry(dn, buf, start, end, refs);
     e.targets = targets;
     e.heapBytes = heap;
+    e.wrap = wrap;
     if (ndn !== '') e.ndn = ndn === '=' ? dn : ndn;
     if (cat !== '') e.category = cat;
     if (line !== -1) e.origin = { file, line: line + lineOffset, index: index + indexOffset };

@@ -49,6 +49,12 @@ function input(): LdifRecord[] {
     'cn: dave',
     'sn:',
     '',
+    'dn: cn=Last,ou=Groups,dc=example,dc=com',
+    'objectClass: groupOfNames',
+    'cn: Last',
+    'member: uid=someone with a rather long name that folds,ou=People,dc=example,dc=com',
+    'member: uid=alice,ou=People,dc=example,dc=com',
+    '',
   ].join('\n');
   const out = parseLdifText(text, { file: 'in.ldif' });
   t.equal(out.rejects.length, 0, 'the input parses');
@@ -67,7 +73,7 @@ t.test('encode + decode: text, fields, references and targets of each entry; the
     const wantFields = recs.map(fields);
     const heaps = recs.map((r) => (r.kind === 'entry' ? heapEstimate(r) : 0));
     const { wire, buf, len } = encodeTextRecords(recs, wrap, REFS);
-    const got = decodeTextRecords(wire, buf.subarray(0, len), 'in.ldif', 100, 10);
+    const got = decodeTextRecords(wire, buf.subarray(0, len), wrap, 'in.ldif', 100, 10);
     t.equal(got.length, recs.length, `wrap ${wrap}: as many records as went in`);
     for (let i = 0; i < got.length; i++) {
       const g = got[i];
@@ -99,10 +105,10 @@ t.test('the sink writes text entries as they are, and entries changed after deco
   const recs = input();
   const want = formatRecordsToBuffer(input(), 76).buf.toString('latin1');
   const { wire, buf, len } = encodeTextRecords(recs, 76, REFS);
-  const got = decodeTextRecords(wire, buf.subarray(0, len), 'in.ldif', 0, 0);
+  const got = decodeTextRecords(wire, buf.subarray(0, len), 76, 'in.ldif', 0, 0);
   t.equal(formatRecordsToBuffer(got, 76).buf.toString('latin1'), want, 'all as text: the same bytes');
   // Out of order and with one changed: the ranges are not contiguous any more.
-  const again = decodeTextRecords(wire, buf.subarray(0, len), 'in.ldif', 0, 0);
+  const again = decodeTextRecords(wire, buf.subarray(0, len), 76, 'in.ldif', 0, 0);
   const mixed = [again[4], again[0], again[1], again[3], again[2]];
   (again[1] as Entry).attrs.get('sn')!.values = ['changed'];
   const plain = input();
@@ -116,7 +122,7 @@ t.test('text that is not all ASCII: every record travels whole', async (t) => {
   const e: Entry = { kind: 'entry', dn: 'cn=x,dc=com', attrs: new Map<string, Attribute>([['descrição', { name: 'descrição', values: ['v'] }]]) };
   const recs: LdifRecord[] = [...input(), e];
   const { wire, buf, len } = encodeTextRecords(recs, 76, REFS);
-  const got = decodeTextRecords(wire, buf.subarray(0, len), 'in.ldif', 0, 0);
+  const got = decodeTextRecords(wire, buf.subarray(0, len), 76, 'in.ldif', 0, 0);
   t.equal(got.filter((r) => r instanceof TextEntry).length, 0, 'no text entries');
   t.same(got.map((r) => formatRecord(r)), recs.map((r) => formatRecord(r)), 'the same records');
 });
@@ -124,7 +130,7 @@ t.test('text that is not all ASCII: every record travels whole', async (t) => {
 t.test('detach: the entry keeps its text when the batch memory is reused', async (t) => {
   const { wire, buf, len } = encodeTextRecords(input(), 76, REFS);
   const batch = Buffer.from(buf.subarray(0, len));
-  const got = decodeTextRecords(wire, batch, 'in.ldif', 0, 0);
+  const got = decodeTextRecords(wire, batch, 76, 'in.ldif', 0, 0);
   const e = got[0] as TextEntry;
   const before = e.buf!.toString('latin1', e.start, e.end);
   e.detach();
@@ -136,7 +142,7 @@ t.test('detach: the entry keeps its text when the batch memory is reused', async
 
 t.test('spill: a text entry is stored as text and comes back as one, unchanged', async (t) => {
   const { wire, buf, len } = encodeTextRecords(input(), 76, REFS);
-  const got = decodeTextRecords(wire, buf.subarray(0, len), 'in.ldif', 7, 3);
+  const got = decodeTextRecords(wire, buf.subarray(0, len), 76, 'in.ldif', 7, 3);
   for (const r of got) {
     if (!(r instanceof TextEntry)) continue;
     const back = decodeRecord(encodeRecord(r));
@@ -161,7 +167,42 @@ t.test('the sample export round-trips through text entries', async (t) => {
   const recs = parseLdifText(text, { file: 'oid-export.ldif' }).records;
   const want = recs.map((r) => formatRecord(r));
   const { wire, buf, len } = encodeTextRecords(recs, 76, REFS);
-  const got = decodeTextRecords(wire, buf.subarray(0, len), 'oid-export.ldif', 0, 0);
+  const got = decodeTextRecords(wire, buf.subarray(0, len), 76, 'oid-export.ldif', 0, 0);
   t.ok(got.filter((r) => r instanceof TextEntry).length > recs.length / 2, 'most are text entries');
   t.same(got.map((r) => formatRecord(r)), want, 'each record parsed back writes as before');
+});
+
+t.test('replaceRef: new values for a reference attribute, written into the text, as the writer writes the entry', async (t) => {
+  let checked = 0;
+  for (const wrap of [76, 40, 0]) {
+    const recs = input();
+    const { wire, buf, len } = encodeTextRecords(recs, wrap, REFS);
+    for (const [i, r] of recs.entries()) {
+      if (r.kind !== 'entry') continue;
+      for (const key of REFS) {
+        const a = r.attrs.get(key);
+        if (!a || a.values.some((v) => typeof v !== 'string')) continue; // a binary reference travels whole
+        const variants: string[][] = [
+          [...(a.values as string[])].reverse(),
+          (a.values as string[]).map((v, j) => (j === 0 ? v.toUpperCase() : v)),
+          [(a.values as string[])[0]],
+          ['uid=new value that is long enough to be folded at forty columns,ou=People,dc=example,dc=com', ' leading space'],
+          [],
+        ];
+        for (const values of variants) {
+          const got = decodeTextRecords(wire, buf.subarray(0, len), wrap, 'in.ldif', 0, 0)[i];
+          if (!(got instanceof TextEntry)) continue;
+          const plain = input()[i] as Entry;
+          if (values.length) plain.attrs.get(key)!.values = values;
+          else plain.attrs.delete(key);
+          t.ok(got.replaceRef(key, values), 'replaced in the text');
+          t.equal(got.buf!.toString('latin1', got.start, got.end), formatRecord(plain, { wrap }), `wrap ${wrap}, ${r.dn}, ${key} <- ${values.length} values: the text the writer makes`);
+          t.same(refAttr(got, key), plain.attrs.get(key), 'its reference values follow');
+          t.same([...got.attrs.entries()], [...plain.attrs.entries()], 'parsed back: the changed entry');
+          checked++;
+        }
+      }
+    }
+  }
+  t.ok(checked >= 40, `${checked} replacements checked`);
 });
