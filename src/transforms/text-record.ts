@@ -233,15 +233,18 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
     if (parts.length >= 4096) { texts.push(parts.join('')); parts.length = 0; }
   }
   if (parts.length) texts.push(parts.join(''));
-  let total = 0;
-  for (const t of texts) total += Buffer.byteLength(t);
-  if (total !== pos) {
-    // Not all ASCII (offsets count characters, not bytes): every record travels whole; the sink writes them.
-    return { wire: { f: [], n: records.length, side: records.map((r, i) => [i, r] as [number, LdifRecord]) }, buf: into ?? Buffer.alloc(0), len: 0 };
-  }
-  const buf = into && into.length >= total ? into : Buffer.allocUnsafeSlow(total);
+  // Written as UTF-8 with 4 bytes to spare: text that is not all ASCII then takes more bytes than characters, or
+  // does not fit, and either way `off` is not `pos` (cheaper than measuring the UTF-8 length first).
+  const buf = into && into.length >= pos + 4 ? into : Buffer.allocUnsafeSlow(pos + 4);
   let off = 0;
-  for (const t of texts) off += buf.write(t, off, 'latin1');
+  for (const t of texts) {
+    if (off > pos) break;
+    off += buf.write(t, off, 'utf8');
+  }
+  if (off !== pos) {
+    // Not all ASCII (offsets count characters, not bytes): every record travels whole; the sink writes them.
+    return { wire: { f: [], n: records.length, side: records.map((r, i) => [i, r] as [number, LdifRecord]) }, buf, len: 0 };
+  }
   return { wire: { f: segments, n: records.length, side }, buf, len: pos };
 }
 
