@@ -33,7 +33,7 @@
  */
 import { heapEstimate, type Attribute, type Entry, type LdifRecord, type Origin } from '../entry.js';
 import { LdapflowError } from '../errors.js';
-import { formatAttrLines, formatRecordTo } from '../sinks/ldif-format.js';
+import { formatAttrLines, formatRecordTo, JOIN_PARTS } from '../sinks/ldif-format.js';
 import { parseLdifText } from '../sources/ldif-parser.js';
 import { normalizeDn } from '../dn.js';
 import { ownString } from '../strings.js';
@@ -230,7 +230,7 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
       }
     }
     f[at] = nrefs;
-    if (parts.length >= 4096) { texts.push(parts.join('')); parts.length = 0; }
+    if (parts.length >= JOIN_PARTS) { texts.push(parts.join('')); parts.length = 0; }
   }
   if (parts.length) texts.push(parts.join(''));
   // Written as UTF-8 with 4 bytes to spare: text that is not all ASCII then takes more bytes than characters, or
