@@ -196,6 +196,18 @@ function checkValue(check: Check, v: string): string | null | undefined {
   }
 }
 
+/**
+ * Fix codes by number: an entry's fixes are counted in an array and added to the batch's counts once per batch, in
+ * the order they first occur (the order `countOn` per fix gave), instead of a keyed update of `batch.counts` per fix.
+ */
+const FIX_CODES = [
+  'PRESET_ATTR_REMOVED', 'SCHEMA_OPERATIONAL_REMOVED', 'SCHEMA_ATTR_UNKNOWN_REMOVED', 'PRESET_OC_REMOVED', 'SCHEMA_OC_MAPPED',
+  'SCHEMA_OC_UNKNOWN_REMOVED', 'SCHEMA_OC_RENAMED', 'SCHEMA_STRUCTURAL_ADDED', 'SCHEMA_MULTIPLE_STRUCTURAL', 'SCHEMA_SUPERCLASS_ADDED',
+  'SCHEMA_ATTR_MAPPED', 'SCHEMA_RDN_VALUE_ADDED', 'SCHEMA_MUST_FILLED', 'SCHEMA_EXTENSIBLE_ADDED', 'SCHEMA_ATTR_NOT_ALLOWED_REMOVED',
+  'PRESET_VALUE_MAPPED', 'PRESET_MAP_TARGET_MISSING', 'SCHEMA_EMPTY_VALUE_REMOVED', 'SCHEMA_SYNTAX_REPAIRED', 'SCHEMA_SINGLE_VALUE_TRIMMED',
+] as const;
+const F = Object.fromEntries(FIX_CODES.map((c, i) => [c, i])) as Record<(typeof FIX_CODES)[number], number>;
+
 const CHECK_NAMES = ['', 'text', 'Boolean', 'Integer', 'Generalized Time', 'DN', 'Name and Optional UID', 'Country String', 'IA5 String'];
 
 // ---- decisions ------------------------------------------------------------------------------------------------
@@ -203,10 +215,12 @@ const CHECK_NAMES = ['', 'text', 'Boolean', 'Integer', 'Generalized Time', 'DN',
 interface AttrInfo {
   /** remove: drop with `code`; keep: class rules apply; free: operational, kept without class rules; map: value map. */
   kind: 'remove' | 'keep' | 'free' | 'map';
-  code?: string;
+  /** The fix code (F) of a removal. */
+  code?: number;
   why?: string;
-  /** Model key of the target type. */
+  /** Model key of the target type, and its number (Fixer.keyId). */
   key: string;
+  id: number;
   /** Output attribute description (target name when mapped; else the source spelling). */
   outName?: string;
   renamedFrom?: string;
@@ -214,9 +228,17 @@ interface AttrInfo {
   check: Check;
   valueMap?: ValueMap;
   valueMapTo?: string;
+  /** For a value map: source value (lower-cased, trimmed) -> target value (null: dropped), the first spelling winning
+   * as the search through the preset's entries did; and the same by exact spelling for trimmed source values. */
+  valueLower?: Map<string, string | null>;
+  valueExact?: Map<string, string | null>;
+  /** For a value map, filled on first use: the target's lower-cased name, its info, and this type's own info. */
+  valueMapToKey?: string;
+  valueMapTarget?: AttrInfo;
+  valueMapSelf?: AttrInfo;
 }
 
-interface ClassChange { code: string; message: string }
+interface ClassChange { code: number; message: string }
 
 interface Plan {
   exclude?: string;
@@ -227,7 +249,11 @@ interface Plan {
   classes: string[];
   changes: ClassChange[];
   allowed: Set<string>;
+  /** `allowed` by key number: 1 when allowed (a key numbered after the plan was made is not in it). */
+  allowedIds: Uint8Array;
   must: string[];
+  /** The numbers of the `must` keys, in the same order. */
+  mustIds: number[];
   /** Which class requires each MUST key, for messages. */
   mustBy: Map<string, string>;
   extensible: boolean;
@@ -243,50 +269,114 @@ interface Cx {
   batch: Batch;
   rec: LdifRecord;
   explain: boolean;
+  /** Fixes of the batch so far by code number (F), and the codes in the order they first occurred. */
+  counts: number[];
+  order: number[];
 }
 
-function fix(cx: Cx, code: string, message?: string | (() => string)): void {
-  countOn(cx.batch, code);
+function count(cx: Cx, code: number): void {
+  if (cx.counts[code]++ === 0) cx.order.push(code);
+}
+
+function fix(cx: Cx, code: number, message?: string | (() => string)): void {
+  count(cx, code);
   if (cx.explain) {
     const notes = (cx.batch.notes ??= []);
-    notes.push({ dn: cx.rec.dn, stage: STAGE, code, message: typeof message === 'function' ? message() : message ?? code } satisfies Note);
+    notes.push({ dn: cx.rec.dn, stage: STAGE, code: FIX_CODES[code], message: typeof message === 'function' ? message() : message ?? FIX_CODES[code] } satisfies Note);
   }
 }
 
 /** Count a fix on an attribute; the note text is only built when the entry is explained. */
-function fixAttr(cx: Cx, code: string, name: string, verb: string, why: string): void {
-  countOn(cx.batch, code);
-  if (cx.explain) (cx.batch.notes ??= []).push({ dn: cx.rec.dn, stage: STAGE, code, message: name + verb + why });
+function fixAttr(cx: Cx, code: number, name: string, verb: string, why: string): void {
+  count(cx, code);
+  if (cx.explain) (cx.batch.notes ??= []).push({ dn: cx.rec.dn, stage: STAGE, code: FIX_CODES[code], message: name + verb + why });
 }
 
+/**
+ * The fixed attributes of the entry being fixed, in the order they are first set: what a new Map would hold, kept in
+ * arrays reused for every entry. Building a new Map per entry was the largest allocation of the stage (its table
+ * regrows 4 -> 8 -> 16 -> 32 for a typical entry, ~1.5 KB); most entries instead become their source map with the
+ * removed attributes deleted and the changed ones set in place, which gives the same order (see `inPlace`).
+ */
 interface EntryState {
   plan: Plan;
   cx: Cx;
   rdn: Array<{ type: string; value: string }>;
-  /** The fixed attributes (becomes the record's attrs unless it is rejected). */
-  next: Map<string, Attribute>;
-  /** model key -> description key in `next` of the attribute without options. */
-  byKey: Stamped;
-  /** Model keys present (options included). */
-  present: Stamped;
+  /** Slots: descriptions, attributes, and whether the attribute is the source's own object under that description. */
+  keys: string[];
+  attrs: Attribute[];
+  own: boolean[];
+  n: number;
+  /** Source descriptions that got no slot while read (deleted from the source map by the in-place commit). */
+  dropped: string[];
+  nDropped: number;
+  /**
+   * Whether the source map, with `dropped` deleted and the slots set, equals the new map in order: the source has
+   * objectclass first (a new map has it first), and while the source was read every slot made was the description
+   * being read. Descriptions added after (RDN values, MUST) go last either way.
+   */
+  inPlace: boolean;
+  /** A slot was made for a description other than the one being read (a rename, a value map's target). */
+  foreign: boolean;
+  /** model key number -> slot of the attribute without options. */
+  byKey: IdStamped;
+  /** Model key numbers present (options included). */
+  present: IdStamped;
   needExt: boolean;
 }
 
-/**
- * A string set and map reused for every entry. Emptied by bumping a generation stamp: `clear()` on a Map or Set
- * allocates a fresh table that then regrows, entry after entry (measured among the largest allocations of a run).
- */
-class Stamped {
-  private gen = 0;
-  private readonly stamp = new Map<string, number>();
-  private readonly val = new Map<string, string>();
-  reset(): void {
-    if (++this.gen > 1e9 || this.stamp.size > 10000) { this.gen = 1; this.stamp.clear(); this.val.clear(); }
+/** The slot of a description, or -1. Linear: only needed off the common path, and an entry has a few dozen slots. */
+function findSlot(es: EntryState, desc: string): number {
+  for (let i = 0; i < es.n; i++) if (es.keys[i] === desc) return i;
+  return -1;
+}
+
+/** Set a description's slot (as Map.set would: in place when it has one, else last); returns the slot. */
+function setSlot(es: EntryState, desc: string, a: Attribute, own: boolean, known = findSlot(es, desc)): number {
+  if (known >= 0) {
+    es.attrs[known] = a;
+    es.own[known] = own;
+    return known;
   }
-  has(k: string): boolean { return this.stamp.get(k) === this.gen; }
-  add(k: string): void { this.stamp.set(k, this.gen); }
-  get(k: string): string | undefined { return this.stamp.get(k) === this.gen ? this.val.get(k) : undefined; }
-  set(k: string, v: string): void { this.stamp.set(k, this.gen); this.val.set(k, v); }
+  const i = es.n++;
+  es.keys[i] = desc;
+  es.attrs[i] = a;
+  es.own[i] = own;
+  return i;
+}
+
+/**
+ * A set (or map to slot numbers) of small integers reused for every entry, emptied by bumping a generation stamp:
+ * no clearing, no hashing (model keys are numbered once, see Fixer.keyId).
+ */
+class IdStamped {
+  private gen = 1;
+  private stamp = new Int32Array(64);
+  private val = new Int32Array(64);
+  reset(): void {
+    if (++this.gen > 1e9) { this.gen = 1; this.stamp.fill(0); }
+  }
+  has(id: number): boolean { return this.stamp[id] === this.gen; }
+  add(id: number): void {
+    if (id >= this.stamp.length) this.grow(id);
+    this.stamp[id] = this.gen;
+  }
+  /** The number set for `id`, or -1. */
+  get(id: number): number { return this.stamp[id] === this.gen ? this.val[id] : -1; }
+  set(id: number, v: number): void {
+    if (id >= this.stamp.length) this.grow(id);
+    this.stamp[id] = this.gen;
+    this.val[id] = v;
+  }
+  private grow(id: number): void {
+    const n = Math.max(id + 1, this.stamp.length * 2);
+    const stamp = new Int32Array(n);
+    stamp.set(this.stamp);
+    const val = new Int32Array(n);
+    val.set(this.val);
+    this.stamp = stamp;
+    this.val = val;
+  }
 }
 
 /** Whether `values` holds `want`: exact first, then ignoring case and inner white space. */
@@ -335,8 +425,16 @@ class Fixer {
   private lastPlan: Plan | undefined;
   private readonly extName: string | undefined;
   private readonly es: EntryState = {
-    plan: undefined as unknown as Plan, cx: undefined as unknown as Cx, rdn: [], next: new Map(), byKey: new Stamped(), present: new Stamped(), needExt: false,
+    plan: undefined as unknown as Plan, cx: undefined as unknown as Cx, rdn: [], keys: [], attrs: [], own: [], n: 0,
+    dropped: [], nDropped: 0, inPlace: false, foreign: false, byKey: new IdStamped(), present: new IdStamped(), needExt: false,
   };
+  /** Model keys by number (see IdStamped), and the numbers of cn and sn (MUST sn is filled from cn). */
+  private readonly keyIds = new Map<string, number>();
+  private readonly cnId: number;
+  private readonly snId: number;
+  /** The batch's fix counts (see Cx), reused. */
+  private readonly counts: number[] = FIX_CODES.map(() => 0);
+  private readonly countOrder: number[] = [];
 
   constructor(opts: FixSchemaOptions) {
     this.s = new Schema(opts.schema);
@@ -355,6 +453,15 @@ class Fixer {
     this.excludeOcs = lowerSet(p.excludeObjectClasses);
     this.byRdn = new Map([...lowerMap(STRUCTURAL_BY_RDN), ...lowerMap(p.structuralByRdn)]);
     this.auxEq = new Map([...lowerMap(AUX_EQUIVALENTS), ...lowerMap(p.auxiliaryEquivalents)]);
+    this.cnId = this.keyId('cn');
+    this.snId = this.keyId('sn');
+  }
+
+  /** The number of a model key (given on first sight; never reused). */
+  keyId(key: string): number {
+    let id = this.keyIds.get(key);
+    if (id === undefined) this.keyIds.set(key, (id = this.keyIds.size));
+    return id;
   }
 
   // -- attributes --
@@ -373,29 +480,36 @@ class Fixer {
     const semi = desc.indexOf(';');
     const base = semi < 0 ? desc : desc.slice(0, semi);
     const opts = semi < 0 ? '' : desc.slice(semi);
-    const none = { key: base, singleValue: false, check: Check.None };
+    const none = { key: base, id: this.keyId(base), singleValue: false, check: Check.None };
     if (this.removeAttrs.has(desc) || this.removeAttrs.has(base)) {
-      return { ...none, kind: 'remove', code: 'PRESET_ATTR_REMOVED', why: `source-internal attribute, removed by preset ${this.presetName}` };
+      return { ...none, kind: 'remove', code: F.PRESET_ATTR_REMOVED, why: `source-internal attribute, removed by preset ${this.presetName}` };
     }
     if (this.operational.has(base)) {
-      return { ...none, kind: 'remove', code: 'SCHEMA_OPERATIONAL_REMOVED', why: 'operational attribute of the source server' };
+      return { ...none, kind: 'remove', code: F.SCHEMA_OPERATIONAL_REMOVED, why: 'operational attribute of the source server' };
     }
     const vm = noValueMap ? undefined : this.valueMaps.get(base);
-    if (vm) return { ...none, kind: 'map', valueMap: vm, valueMapTo: vm.to ?? base };
+    if (vm) {
+      const valueLower = new Map<string, string | null>();
+      for (const [from, to] of Object.entries(vm.values)) if (!valueLower.has(from.toLowerCase())) valueLower.set(from.toLowerCase(), to);
+      const valueExact = new Map<string, string | null>();
+      for (const from of Object.keys(vm.values)) if (from.trim() === from) valueExact.set(from, valueLower.get(from.toLowerCase())!);
+      return { ...none, kind: 'map', valueMap: vm, valueMapTo: vm.to ?? base, valueLower, valueExact };
+    }
     const mapped = this.mapAttrs.get(base);
     const targetBase = mapped ?? base;
     const def = this.s.attr(targetBase);
     if (!def) {
-      return { ...none, kind: 'remove', code: 'SCHEMA_ATTR_UNKNOWN_REMOVED', why: `attribute type ${mapped ?? base} is not defined in the target schema` };
+      return { ...none, kind: 'remove', code: F.SCHEMA_ATTR_UNKNOWN_REMOVED, why: `attribute type ${mapped ?? base} is not defined in the target schema` };
     }
     if (def.noUserModification) {
-      return { ...none, key: keyOf(def), kind: 'remove', code: 'SCHEMA_OPERATIONAL_REMOVED', why: 'NO-USER-MODIFICATION in the target schema: the server maintains it' };
+      return { ...none, key: keyOf(def), id: this.keyId(keyOf(def)), kind: 'remove', code: F.SCHEMA_OPERATIONAL_REMOVED, why: 'NO-USER-MODIFICATION in the target schema: the server maintains it' };
     }
     const operational = def.usage !== undefined && def.usage !== 'userApplications';
     const binary = /;binary(;|$)/.test(opts);
     return {
       kind: operational ? 'free' : 'keep',
       key: keyOf(def),
+      id: this.keyId(keyOf(def)),
       outName: mapped ? mapped + opts : undefined,
       renamedFrom: mapped ? base : undefined,
       singleValue: !!def.singleValue,
@@ -501,7 +615,7 @@ class Fixer {
       classes.push(name);
       return true;
     };
-    const empty: Plan = { classes, changes, allowed: new Set(), must: [], mustBy: new Map(), extensible: false };
+    const empty: Plan = { classes, changes, allowed: new Set(), allowedIds: new Uint8Array(0), must: [], mustIds: [], mustBy: new Map(), extensible: false };
     for (const raw of ocValues) {
       let v = String(raw).trim();
       let l = v.toLowerCase();
@@ -509,22 +623,22 @@ class Fixer {
       const mapped = this.mapOcs.get(l);
       if (mapped !== undefined) {
         if (!mapped) {
-          changes.push({ code: 'PRESET_OC_REMOVED', message: `objectClass ${v} removed by preset ${this.presetName}` });
+          changes.push({ code: F.PRESET_OC_REMOVED, message: `objectClass ${v} removed by preset ${this.presetName}` });
           continue;
         }
-        changes.push({ code: 'SCHEMA_OC_MAPPED', message: `objectClass ${v} mapped to ${mapped} by preset ${this.presetName}` });
+        changes.push({ code: F.SCHEMA_OC_MAPPED, message: `objectClass ${v} mapped to ${mapped} by preset ${this.presetName}` });
         v = mapped;
         l = v.toLowerCase();
       } else if (this.removeOcs.has(l)) {
-        changes.push({ code: 'PRESET_OC_REMOVED', message: `objectClass ${v} removed by preset ${this.presetName}` });
+        changes.push({ code: F.PRESET_OC_REMOVED, message: `objectClass ${v} removed by preset ${this.presetName}` });
         continue;
       }
       const target = s.className(v);
       if (!target) {
-        changes.push({ code: 'SCHEMA_OC_UNKNOWN_REMOVED', message: `objectClass ${v} removed: not defined in the target schema` });
+        changes.push({ code: F.SCHEMA_OC_UNKNOWN_REMOVED, message: `objectClass ${v} removed: not defined in the target schema` });
         continue;
       }
-      if (target !== v && !mapped) changes.push({ code: 'SCHEMA_OC_RENAMED', message: `objectClass ${v} written as ${target} (target spelling)` });
+      if (target !== v && !mapped) changes.push({ code: F.SCHEMA_OC_RENAMED, message: `objectClass ${v} written as ${target} (target spelling)` });
       add(target);
     }
     this.addSuperclasses(classes, add, changes);
@@ -541,7 +655,7 @@ class Fixer {
           return { ...empty, noStructural: `no structural objectClass, and no class of the target allows the RDN attribute ${rdnTypes || '(none)'}` };
         }
         add(chosen);
-        changes.push({ code: 'SCHEMA_STRUCTURAL_ADDED', message: `structural objectClass ${chosen} added (the entry had none; it allows the RDN attribute ${rdnTypes})` });
+        changes.push({ code: F.SCHEMA_STRUCTURAL_ADDED, message: `structural objectClass ${chosen} added (the entry had none; it allows the RDN attribute ${rdnTypes})` });
         this.addSuperclasses([chosen], add, changes);
       } else {
         const scored = leaves.map((c, i) => ({ c, i, score: this.score(c, rdnKeys, attrKeys) }));
@@ -552,7 +666,7 @@ class Fixer {
           const aux = this.auxEq.get(c.toLowerCase());
           const auxName = aux && s.kind(aux) === 'AUXILIARY' ? s.className(aux) : undefined;
           changes.push({
-            code: 'SCHEMA_MULTIPLE_STRUCTURAL',
+            code: F.SCHEMA_MULTIPLE_STRUCTURAL,
             message: auxName
               ? `structural objectClass ${c} replaced by auxiliary ${auxName}: only one structural chain allowed, kept ${keep} (fits RDN ${rdnTypes}, covers most attributes)`
               : `structural objectClass ${c} dropped: only one structural chain allowed, kept ${keep} (fits RDN ${rdnTypes}, covers most attributes)`,
@@ -578,15 +692,18 @@ class Fixer {
       for (const oc of s.superclassChain(c)) for (const a of oc.must) if (!mustBy.has(s.attrKey(a) ?? a.toLowerCase())) mustBy.set(s.attrKey(a) ?? a.toLowerCase(), c);
     }
     const allowed = new Set([...must, ...may]);
+    const allowedIds = new Uint8Array(this.keyIds.size + allowed.size);
+    for (const k of allowed) allowedIds[this.keyId(k)] = 1;
     const extensible = this.extName !== undefined && seen.has(this.extName.toLowerCase());
-    return { classes, changes, allowed, must: [...must].filter((k) => k !== 'objectclass'), mustBy, extensible };
+    const mustList = [...must].filter((k) => k !== 'objectclass');
+    return { classes, changes, allowed, allowedIds, must: mustList, mustIds: mustList.map((k) => this.keyId(k)), mustBy, extensible };
   }
 
   private addSuperclasses(list: string[], add: (n: string) => boolean, changes: ClassChange[]): void {
     for (const c of [...list]) {
       for (const sup of this.s.superclassChain(c).slice(1)) {
         const name = sup.names[0] ?? sup.oid;
-        if (add(name)) changes.push({ code: 'SCHEMA_SUPERCLASS_ADDED', message: `objectClass ${name} added: superclass of ${c}` });
+        if (add(name)) changes.push({ code: F.SCHEMA_SUPERCLASS_ADDED, message: `objectClass ${name} added: superclass of ${c}` });
       }
     }
   }
@@ -637,7 +754,9 @@ class Fixer {
   run(batch: Batch): Batch {
     const out: LdifRecord[] = [];
     const explainAny = this.explain.size > 0;
-    const cx: Cx = { batch, rec: batch.records[0], explain: false };
+    const cx: Cx = { batch, rec: batch.records[0], explain: false, counts: this.counts, order: this.countOrder };
+    for (let i = 0; i < cx.order.length; i++) cx.counts[cx.order[i]] = 0; // left by a batch that threw
+    cx.order.length = 0;
     for (const rec of batch.records) {
       cx.rec = rec;
       cx.explain = explainAny && this.explainHit(rec);
@@ -654,6 +773,12 @@ class Fixer {
         batch.rejects.push(r);
       }
     }
+    for (let i = 0; i < cx.order.length; i++) {
+      const code = cx.order[i];
+      countOn(batch, FIX_CODES[code], cx.counts[code]);
+      cx.counts[code] = 0;
+    }
+    cx.order.length = 0;
     batch.records = out;
     return batch;
   }
@@ -700,38 +825,45 @@ class Fixer {
     if (plan.noStructural) throw new RejectError('SCHEMA_NO_STRUCTURAL', plan.noStructural);
     for (let i = 0; i < plan.changes.length; i++) fix(cx, plan.changes[i].code, plan.changes[i].message);
 
-    // byKey and present are scratch: reused across entries (cleared), only `next` is new per entry.
+    // The entry state is scratch, reused across entries; only the attributes it ends with are new.
     const es = this.es;
     es.plan = plan;
     es.cx = cx;
     es.rdn = rdn;
-    es.next = new Map();
+    es.n = 0;
+    es.nDropped = 0;
+    es.foreign = false;
     es.byKey.reset();
     es.present.reset();
     es.needExt = false;
-    const next = es.next;
-    next.set('objectclass', { name: ocAttr?.name ?? 'objectClass', values: plan.classes.slice() });
+    setSlot(es, 'objectclass', { name: ocAttr?.name ?? 'objectClass', values: plan.classes.slice() }, false, -1);
 
     // Keys and values walked side by side: `for (const [desc, a] of attrs)` allocates an entry pair per attribute
     // (measured 64 bytes each, about 1.6 KB per entry) and is several times slower.
     const attrValues = attrs.values();
+    let first = true;
+    let inPlace = true;
     for (const desc of attrs.keys()) {
       const a = attrValues.next().value as Attribute;
+      if (first) {
+        first = false;
+        if (desc !== 'objectclass') inPlace = false;
+      }
       if (desc === 'objectclass') continue;
+      const slots = es.n;
       const info = this.attrInfo(desc);
       if (info.kind === 'remove') {
         fixAttr(cx, info.code!, a.name, ' removed: ', info.why!);
-        continue;
-      }
-      if (info.kind === 'map') {
+      } else if (info.kind === 'map') {
         this.applyValueMap(info, desc, a, es);
-        continue;
-      }
-      if (info.outName) {
-        fixAttr(cx, 'SCHEMA_ATTR_MAPPED', a.name, ' renamed to ', `${info.outName} by preset ${this.presetName}`);
-        this.put(es, info, info.outName.toLowerCase(), info.outName, a.values);
-      } else this.put(es, info, desc, a.name, a.values, a);
+      } else if (info.outName) {
+        fixAttr(cx, F.SCHEMA_ATTR_MAPPED, a.name, ' renamed to ', `${info.outName} by preset ${this.presetName}`);
+        this.put(es, info, info.outName.toLowerCase(), info.outName, a.values, undefined, false);
+      } else this.put(es, info, desc, a.name, a.values, a, true);
+      if (es.foreign) inPlace = false;
+      else if (es.n === slots) es.dropped[es.nDropped++] = desc;
     }
+    if (first) inPlace = false; // no attributes: the new map has objectclass alone
 
     // RDN values (RFC 4512 2.3).
     for (const ava of rdn) {
@@ -739,109 +871,132 @@ class Fixer {
       if (info.kind === 'remove' || info.kind === 'map') {
         throw new RejectError('SCHEMA_RDN_UNKNOWN', `RDN attribute ${ava.type} cannot be kept: ${info.why ?? 'it is value-mapped by the preset'}`);
       }
-      if (!(info.kind === 'free' || plan.extensible || plan.allowed.has(info.key))) {
+      if (!(info.kind === 'free' || plan.extensible || plan.allowedIds[info.id] === 1)) {
         if (this.useExtensible) es.needExt = true;
         else throw new RejectError('SCHEMA_RDN_NOT_ALLOWED', `RDN attribute ${ava.type} is not allowed by objectClasses ${plan.classes.join(', ')}`);
       }
-      const k = es.byKey.get(info.key);
-      const cur = k !== undefined ? next.get(k) : undefined;
+      const k = es.byKey.get(info.id);
+      const cur = k >= 0 ? es.attrs[k] : undefined;
       if (cur && hasValue(cur.values, ava.value)) continue;
-      if (cur) next.set(k!, { name: cur.name, values: cur.values.concat(ava.value) }); // never mutate: `cur` may be the source's
-      else {
-        next.set(ava.type.toLowerCase(), { name: ava.type, values: [ava.value] });
-        es.byKey.set(info.key, ava.type.toLowerCase());
-      }
-      es.present.add(info.key);
-      fixAttr(cx, 'SCHEMA_RDN_VALUE_ADDED', `${ava.type}: ${ava.value}`, ' added: ', 'the RDN value must be present in the entry');
+      if (cur) setSlot(es, es.keys[k], { name: cur.name, values: cur.values.concat(ava.value) }, false, k); // never mutate: `cur` may be the source's
+      else es.byKey.set(info.id, setSlot(es, ava.type.toLowerCase(), { name: ava.type, values: [ava.value] }, false));
+      es.present.add(info.id);
+      fixAttr(cx, F.SCHEMA_RDN_VALUE_ADDED, `${ava.type}: ${ava.value}`, ' added: ', 'the RDN value must be present in the entry');
     }
 
     // MUST attributes.
     let missing: string[] | undefined;
-    for (const k of plan.must) {
-      if (es.present.has(k)) continue;
-      if (k === 'sn' && es.present.has('cn')) {
-        const cn = next.get(es.byKey.get('cn') ?? 'cn');
-        const v = cn?.values[0];
+    for (let i = 0; i < plan.must.length; i++) {
+      const id = plan.mustIds[i];
+      if (es.present.has(id)) continue;
+      if (id === this.snId && es.present.has(this.cnId)) {
+        let c = es.byKey.get(this.cnId);
+        if (c < 0) c = findSlot(es, 'cn');
+        const v = c >= 0 ? es.attrs[c].values[0] : undefined;
         if (v !== undefined) {
-          next.set('sn', { name: 'sn', values: [v] });
-          es.present.add('sn');
-          fixAttr(cx, 'SCHEMA_MUST_FILLED', `sn: ${String(v)}`, ' added from cn: ', `${plan.mustBy.get('sn')} requires sn`);
+          setSlot(es, 'sn', { name: 'sn', values: [v] }, false);
+          es.present.add(this.snId);
+          fixAttr(cx, F.SCHEMA_MUST_FILLED, `sn: ${String(v)}`, ' added from cn: ', `${plan.mustBy.get('sn')} requires sn`);
           continue;
         }
       }
-      (missing ??= []).push(k);
+      (missing ??= []).push(plan.must[i]);
     }
     if (missing) {
       const why = missing.map((k) => `${s.attr(k)?.names[0] ?? k} (required by ${plan.mustBy.get(k)})`).join(', ');
       throw new RejectError('SCHEMA_MUST_MISSING', `missing MUST attribute${missing.length > 1 ? 's' : ''} ${why}, and no value can be derived`);
     }
     if (es.needExt && !plan.extensible) {
-      next.get('objectclass')!.values.push(this.extName!);
-      fix(cx, 'SCHEMA_EXTENSIBLE_ADDED', `objectClass ${this.extName} added to keep attributes the other classes do not allow (strategy preserve)`);
+      es.attrs[0].values.push(this.extName!); // slot 0 is objectclass, a new attribute
+      fix(cx, F.SCHEMA_EXTENSIBLE_ADDED, `objectClass ${this.extName} added to keep attributes the other classes do not allow (strategy preserve)`);
     }
-    rec.attrs = next;
+
+    // Nothing throws from here: a rejected record is never modified.
+    if (inPlace) {
+      for (let i = 0; i < es.nDropped; i++) attrs.delete(es.dropped[i]);
+      for (let i = 0; i < es.n; i++) if (!es.own[i]) attrs.set(es.keys[i], es.attrs[i]);
+      rec.attrs = attrs; // as before, the record's attrs are set (a text-backed entry drops its text)
+    } else {
+      const next = new Map<string, Attribute>();
+      for (let i = 0; i < es.n; i++) next.set(es.keys[i], es.attrs[i]);
+      rec.attrs = next;
+    }
+    // Drop references to this entry's attributes from the scratch arrays.
+    es.attrs.fill(undefined as unknown as Attribute, 0, es.n);
   }
 
-  /** Put one attribute's values into the fixed entry: class rules, syntax, single-value. */
-  private put(es: EntryState, info: AttrInfo, desc: string, name: string, values: Value[], orig?: Attribute): void {
+  /**
+   * Put one attribute's values into the fixed entry: class rules, syntax, single-value. `own`: `desc` is the source
+   * description being read (a source map has each once, so it has no slot yet unless a foreign one made it).
+   */
+  private put(es: EntryState, info: AttrInfo, desc: string, name: string, values: Value[], orig: Attribute | undefined, own: boolean): void {
     const plan = es.plan;
-    if (info.kind === 'keep' && !plan.extensible && !plan.allowed.has(info.key)) {
+    if (info.kind === 'keep' && !plan.extensible && plan.allowedIds[info.id] !== 1) {
       if (this.useExtensible) {
         es.needExt = true;
       } else {
-        fixAttr(es.cx, 'SCHEMA_ATTR_NOT_ALLOWED_REMOVED', name, ' removed: ',
+        fixAttr(es.cx, F.SCHEMA_ATTR_NOT_ALLOWED_REMOVED, name, ' removed: ',
           `not allowed by objectClasses ${plan.classes.join(', ')}` + (this.strategy === 'strict' ? ' (strategy strict)' : ''));
         return;
       }
     }
     let vals = values;
     if (info.check !== Check.None) vals = this.checkValues(info, name, vals, es.cx);
-    const prev = es.next.get(desc);
+    const slot = own && !es.foreign ? -1 : findSlot(es, desc);
+    const prev = slot >= 0 ? es.attrs[slot] : undefined;
     if (prev) vals = prev.values.concat(vals.filter((v) => !prev.values.includes(v)));
     if (info.singleValue && vals.length > 1) vals = this.trimSingle(name, vals, es.rdn, this.s, info, es.cx);
     if (vals.length === 0) return;
+    if (!own) es.foreign = true;
     // An attribute that needed nothing is shared with the source record (attributes are never mutated).
-    es.next.set(desc, orig && !prev && vals === values ? orig : { name: prev ? prev.name : name, values: vals });
-    es.present.add(info.key);
-    if (desc.indexOf(';') < 0) es.byKey.set(info.key, desc);
+    const same = orig !== undefined && !prev && vals === values;
+    const at = setSlot(es, desc, same ? orig : { name: prev ? prev.name : name, values: vals }, same, slot);
+    es.present.add(info.id);
+    if (desc.indexOf(';') < 0) es.byKey.set(info.id, at);
   }
 
   private applyValueMap(info: AttrInfo, desc: string, a: Attribute, es: EntryState): void {
     const cx = es.cx;
     const vm = info.valueMap!;
     const to = info.valueMapTo!;
-    const mappedOut: Value[] = [];
-    const kept: Value[] = [];
+    let mappedOut: Value[] | undefined;
+    let kept: Value[] | undefined;
     for (const v of a.values) {
       const sv = typeof v === 'string' ? v : Buffer.from(v).toString('utf8');
-      const hit = Object.entries(vm.values).find(([from]) => from.toLowerCase() === sv.trim().toLowerCase());
-      if (hit) {
-        const [, target] = hit;
-        if (target === null) fix(cx, 'PRESET_VALUE_MAPPED', () => `${a.name}: ${sv} dropped by preset ${this.presetName} (the target's default)`);
-        else {
-          mappedOut.push(target);
-          fix(cx, 'PRESET_VALUE_MAPPED', () => `${a.name}: ${sv} mapped to ${to}: ${target} by preset ${this.presetName}`);
+      let target = info.valueExact!.get(sv);
+      if (target === undefined) target = info.valueLower!.get(sv.trim().toLowerCase());
+      if (target !== undefined) {
+        // Notes (closures) are made only for an explained entry.
+        if (target === null) {
+          if (cx.explain) fix(cx, F.PRESET_VALUE_MAPPED, `${a.name}: ${sv} dropped by preset ${this.presetName} (the target's default)`);
+          else count(cx, F.PRESET_VALUE_MAPPED);
+        } else {
+          (mappedOut ??= []).push(target);
+          if (cx.explain) fix(cx, F.PRESET_VALUE_MAPPED, `${a.name}: ${sv} mapped to ${to}: ${target} by preset ${this.presetName}`);
+          else count(cx, F.PRESET_VALUE_MAPPED);
         }
         continue;
       }
       const other = vm.otherValues ?? 'keep';
       if (other === 'reject') throw new RejectError('PRESET_VALUE_UNMAPPABLE', `${a.name}: value "${sv}" has no mapping in preset ${this.presetName}`);
-      if (other === 'drop') fix(cx, 'PRESET_VALUE_MAPPED', () => `${a.name}: ${sv} dropped by preset ${this.presetName} (no mapping)`);
-      else kept.push(v);
+      if (other === 'drop') fix(cx, F.PRESET_VALUE_MAPPED, () => `${a.name}: ${sv} dropped by preset ${this.presetName} (no mapping)`);
+      else (kept ??= []).push(v);
     }
-    if (mappedOut.length) {
-      const target = this.attrInfo(to.toLowerCase(), true);
+    if (mappedOut) {
+      const target = (info.valueMapTarget ??= this.attrInfo((info.valueMapToKey ??= to.toLowerCase()), true));
       if (target.kind === 'remove') {
         if ((vm.targetMissing ?? 'reject') === 'reject') {
           throw new RejectError('PRESET_VALUE_UNMAPPABLE', `${a.name}: mapped to ${to}, which the target cannot hold (${target.why}); the value would be lost`);
         }
-        fix(cx, 'PRESET_MAP_TARGET_MISSING', () => `${a.name}: mapped value(s) ${mappedOut.map(String).join(', ')} for ${to} dropped: ${target.why} (preset ${this.presetName} says targetMissing: drop)`);
-      } else this.put(es, target, to.toLowerCase(), to, mappedOut);
+        const out = mappedOut;
+        if (cx.explain) fix(cx, F.PRESET_MAP_TARGET_MISSING, `${a.name}: mapped value(s) ${out.map(String).join(', ')} for ${to} dropped: ${target.why} (preset ${this.presetName} says targetMissing: drop)`);
+        else count(cx, F.PRESET_MAP_TARGET_MISSING);
+      } else this.put(es, target, info.valueMapToKey!, to, mappedOut, undefined, false);
     }
-    if (kept.length) {
-      const same = this.attrInfo(desc, true);
+    if (kept) {
+      const same = (info.valueMapSelf ??= this.attrInfo(desc, true));
       if (same.kind === 'remove') fix(cx, same.code!, () => `${a.name} removed: ${same.why}`);
-      else this.put(es, same, desc, a.name, kept);
+      else this.put(es, same, desc, a.name, kept, undefined, true);
     }
   }
 
@@ -860,10 +1015,10 @@ class Fixer {
         throw new RejectError('SCHEMA_SYNTAX_INVALID', `${name}: value "${v}" is not valid ${CHECK_NAMES[info.check]} syntax and cannot be repaired unambiguously`);
       }
       if (r === '') {
-        fix(cx, 'SCHEMA_EMPTY_VALUE_REMOVED', () => `${name}: empty value removed (not valid for its syntax)`);
+        fix(cx, F.SCHEMA_EMPTY_VALUE_REMOVED, () => `${name}: empty value removed (not valid for its syntax)`);
         continue;
       }
-      fix(cx, 'SCHEMA_SYNTAX_REPAIRED', () => `${name}: "${v}" repaired to "${r}" (${CHECK_NAMES[info.check]} syntax)`);
+      fix(cx, F.SCHEMA_SYNTAX_REPAIRED, () => `${name}: "${v}" repaired to "${r}" (${CHECK_NAMES[info.check]} syntax)`);
       out.push(r);
     }
     return out ?? values;
@@ -874,7 +1029,7 @@ class Fixer {
     const want = ava && normValue(ava.value);
     const keep = (want !== undefined && vals.find((v) => typeof v === 'string' && normValue(v) === want)) || vals[0];
     const dropped = vals.filter((v) => v !== keep);
-    fix(cx, 'SCHEMA_SINGLE_VALUE_TRIMMED', () => `${name} is SINGLE-VALUE: kept "${String(keep)}", dropped ${dropped.map((v) => `"${String(v)}"`).join(', ')}`);
+    fix(cx, F.SCHEMA_SINGLE_VALUE_TRIMMED, () => `${name} is SINGLE-VALUE: kept "${String(keep)}", dropped ${dropped.map((v) => `"${String(v)}"`).join(', ')}`);
     return [keep];
   }
 
@@ -890,10 +1045,10 @@ class Fixer {
           if (this.excludeOcs.has(l)) throw new RejectError('PRESET_EXCLUDED', `objectClass ${String(v)} is a source-only entry kind (excluded by preset ${this.presetName})`);
           const mapped = this.mapOcs.get(l);
           const name = mapped ?? String(v);
-          if (mapped === '' || this.removeOcs.has(l)) { fix(cx, 'PRESET_OC_REMOVED', `objectClass ${String(v)} removed by preset ${this.presetName}`); changed = true; continue; }
+          if (mapped === '' || this.removeOcs.has(l)) { fix(cx, F.PRESET_OC_REMOVED, `objectClass ${String(v)} removed by preset ${this.presetName}`); changed = true; continue; }
           const target = this.s.className(name);
-          if (!target) { fix(cx, 'SCHEMA_OC_UNKNOWN_REMOVED', `objectClass ${name} removed: not defined in the target schema`); changed = true; continue; }
-          if (target !== String(v)) { fix(cx, mapped ? 'SCHEMA_OC_MAPPED' : 'SCHEMA_OC_RENAMED', `objectClass ${String(v)} written as ${target}`); changed = true; }
+          if (!target) { fix(cx, F.SCHEMA_OC_UNKNOWN_REMOVED, `objectClass ${name} removed: not defined in the target schema`); changed = true; continue; }
+          if (target !== String(v)) { fix(cx, mapped ? F.SCHEMA_OC_MAPPED : F.SCHEMA_OC_RENAMED, `objectClass ${String(v)} written as ${target}`); changed = true; }
           vals.push(target);
         }
         if (vals.length || m.values.length === 0) mods.push({ ...m, values: vals });
@@ -908,7 +1063,7 @@ class Fixer {
         for (const v of values) {
           const sv = String(v).trim().toLowerCase();
           const hit = Object.entries(vm.values).find(([from]) => from.toLowerCase() === sv);
-          if (hit) { if (hit[1] !== null) mapped.push(hit[1]); fix(cx, 'PRESET_VALUE_MAPPED', `${m.name}: ${String(v)} mapped by preset ${this.presetName}`); }
+          if (hit) { if (hit[1] !== null) mapped.push(hit[1]); fix(cx, F.PRESET_VALUE_MAPPED, `${m.name}: ${String(v)} mapped by preset ${this.presetName}`); }
           else if ((vm.otherValues ?? 'keep') === 'reject') throw new RejectError('PRESET_VALUE_UNMAPPABLE', `${m.name}: value "${String(v)}" has no mapping in preset ${this.presetName}`);
           else mapped.push(v);
         }
@@ -924,7 +1079,7 @@ class Fixer {
         continue;
       }
       if (info.outName) {
-        fix(cx, 'SCHEMA_ATTR_MAPPED', `${m.name} renamed to ${info.outName} by preset ${this.presetName}`);
+        fix(cx, F.SCHEMA_ATTR_MAPPED, `${m.name} renamed to ${info.outName} by preset ${this.presetName}`);
         name = info.outName;
         changed = true;
       }
