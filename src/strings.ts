@@ -7,3 +7,27 @@ export function ownString(s: string): string {
   // Concatenating flattens into new memory; the slice then points into that copy (any UTF-16 content survives).
   return s.length < 13 ? s : (' ' + s).slice(1);
 }
+
+/** hash64's result: two 32-bit halves, overwritten by every call. */
+export const HASH = new Int32Array(2);
+
+/**
+ * A 64-bit hash of a string as two 32-bit halves (FNV-1a and a murmur-style mix, each finalized), in HASH. The same
+ * string gives the same hash in every thread and run: the ordering stage's DN index keys on it, and workers send it
+ * for reference values so the main thread does not hash them again.
+ */
+export function hash64(s: string): Int32Array {
+  let a = 0x811c9dc5 | 0;
+  let b = 0x9747b28c | 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+    b ^= b >>> 13;
+  }
+  a ^= a >>> 16; a = Math.imul(a, 0x85ebca6b); a ^= a >>> 13;
+  b ^= b >>> 15; b = Math.imul(b, 0xc2b2ae35); b ^= b >>> 16;
+  HASH[0] = a;
+  HASH[1] = b;
+  return HASH;
+}

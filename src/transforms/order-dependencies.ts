@@ -25,7 +25,7 @@ import { normalizeDn, parentDn, rdnOf } from '../dn.js';
 import { LdapflowError } from '../errors.js';
 import type { BarrierStage, StageContext } from '../stage.js';
 import { Spill } from '../state/spill.js';
-import { ownString } from '../strings.js';
+import { hash64, ownString } from '../strings.js';
 import { dnPartEnd, refAttr, refTarget, TextEntry } from './text-record.js';
 
 export const DEFAULT_REFERENCE_ATTRIBUTES = ['member', 'uniqueMember', 'manager', 'owner', 'seeAlso', 'roleOccupant', 'secretary'];
@@ -162,6 +162,8 @@ class OrderState {
   // All in typed arrays, off the JavaScript heap and out of the garbage collector's way: 30-40 bytes an entry.
   private readonly idxOf = new DnIndex();
   private readonly spelled = new Spellings();
+  /** hash64 of each ordinal's exact spelling, two halves: a reference value spelled so needs no re-spelling. */
+  private spellHash = new Int32Array(2048);
   private lines = new Uint32Array(1024); // line + 1; 0: no line (a generated record)
   private state = new Uint8Array(1024);
 
@@ -247,6 +249,20 @@ class OrderState {
     return this.spelled.get(idx, ndn);
   }
 
+  /** Record the exact spelling of `idx`, and its hash. */
+  private setSpelling(idx: number, dn: string, ndn: string): void {
+    this.spelled.set(idx, dn, ndn);
+    if (2 * idx + 1 >= this.spellHash.length) this.spellHash = grown(this.spellHash, 2 * idx + 1);
+    const h = hash64(dn);
+    this.spellHash[2 * idx] = h[0];
+    this.spellHash[2 * idx + 1] = h[1];
+  }
+
+  /** Whether the exact spelling of `idx` has hash64 halves (a, b). */
+  private spelledAs(idx: number, a: number, b: number): boolean {
+    return this.spellHash[2 * idx] === a && this.spellHash[2 * idx + 1] === b;
+  }
+
   private async presentInTarget(ndn: string): Promise<boolean> {
     if (ndn === '' || this.o.present.has(ndn)) return true;
     if (!this.o.existingFn) return false;
@@ -303,7 +319,7 @@ class OrderState {
       await this.duplicate(rec, ndn, p, idx, line);
       return;
     }
-    this.spelled.set(idx, rec.dn, ndn);
+    this.setSpelling(idx, rec.dn, ndn);
     this.setLine(idx, line);
     this.setState(idx, NONE);
     if (p === '') { this.ready.push(rec); return; }
@@ -396,7 +412,7 @@ class OrderState {
     const msg = `"${rec.dn}" appears twice: at ${this.where(this.lineOf(idx))} and at ${this.where(line)}; the later record wins`;
     this.bump('ORDER_DUPLICATE_DN');
     this.setLine(idx, line);
-    this.spelled.set(idx, rec.dn, ndn);
+    this.setSpelling(idx, rec.dn, ndn);
     if (s === PASSED || s === REJECTED || s === NONE) {
       if (s === REJECTED) {
         this.reject(rec, 'ORDER_MISSING_PARENT', `${describeRecord(rec)}: parent of a duplicate DN was rejected`);
@@ -468,7 +484,7 @@ class OrderState {
           // Children in memory and on disk: merged by ordinal as the disk is read, a chunk at a time.
           this.spilledParents.delete(ndn);
           const mem = this.takeWaiting(ndn, list);
-          this.spillIter = mergeByKey(mem[0], mem[1], this.spill!.takePrefix('w\0' + ndn + '\0'))[Symbol.asyncIterator]();
+          this.spillIter = mergeByKey(mem[0], mem[1], this.spill!.takePrefix('w\0' + ndn + '\0', !this.final))[Symbol.asyncIterator]();
         } else if (list) {
           for (const r of this.takeWaiting(ndn, list)[0]) this.ready.push(r);
         }
@@ -559,15 +575,15 @@ class OrderState {
     for (const key of this.o.refAttrs) {
       const a = refAttr(rec, key);
       if (!a) continue;
-      const pre = rec instanceof TextEntry ? rec.refTargets(key) : undefined;
+      const pre = rec instanceof TextEntry ? rec.refHashes(key) : undefined;
       const vals = a.values;
       for (let i = 0; i < vals.length; i++) {
         const v = vals[i];
         if (typeof v !== 'string') continue;
-        let t = pre?.[i];
-        if (t === undefined) {
-          try { t = refTarget(v); } catch { continue; }
-        }
+        // Hashed by a worker (text entries; NaN: not a DN), else normalized here.
+        if (pre && pre[4 * i] === pre[4 * i] && this.idxOf.getHashed(pre[4 * i], pre[4 * i + 1]) !== undefined) continue;
+        let t: string;
+        try { t = refTarget(v); } catch { continue; }
         if (!this.idxOf.has(t) && !(await this.presentInTarget(t))) return true;
       }
     }
@@ -583,8 +599,8 @@ class OrderState {
     for (const key of this.o.refAttrs) {
       const a = refAttr(rec, key);
       if (!a) continue;
-      // Targets normalized by a worker (text entries), else here.
-      const pre = rec instanceof TextEntry ? rec.refTargets(key) : undefined;
+      // Targets and spellings hashed by a worker (text entries), else normalized and hashed here.
+      const pre = rec instanceof TextEntry ? rec.refHashes(key) : undefined;
       const kept: Value[] = [];
       const deferredHere: Deferred[] = [];
       let changed = false;
@@ -595,21 +611,35 @@ class OrderState {
         if (typeof v !== 'string') { kept.push(v); continue; }
         const cut = dnPartEnd(v);
         const suffix = cut === v.length ? '' : v.slice(cut);
-        let t = pre?.[i];
-        if (t === undefined) {
-          try { t = normalizeDn(cut === v.length ? v : v.slice(0, cut)); } catch {
+        // The target's ordinal, and whether the value spells it exactly (its DN part's hash is the spelling's). The
+        // normalized target `t` is made only where it is needed: a value to re-spell, a target not in the input.
+        let t: string | undefined;
+        let idx: number | undefined;
+        let same = false;
+        if (pre && pre[4 * i] === pre[4 * i]) {
+          idx = this.idxOf.getHashed(pre[4 * i], pre[4 * i + 1]);
+          same = idx !== undefined && this.spelledAs(idx, pre[4 * i + 2], pre[4 * i + 3]);
+        } else {
+          const dnPart = cut === v.length ? v : v.slice(0, cut);
+          try { t = normalizeDn(dnPart); } catch {
             this.bump('REF_INVALID_DN');
             this.event('REF_INVALID_DN', rec.dn, `${describeRecord(rec)}: ${a.name} value "${v}" is not a valid DN (kept as is)`);
             kept.push(v);
             continue;
           }
+          idx = this.idxOf.get(t);
+          if (idx !== undefined) {
+            const h = hash64(dnPart);
+            same = this.spelledAs(idx, h[0], h[1]);
+          }
         }
-        const idx = this.idxOf.get(t);
         if (idx !== undefined) {
-          // Compared in place: building the exact spelling of every value was most of the time spent here.
-          const same = this.spelled.matches(idx, t, v, cut);
-          const exact = same ? v : this.exact(idx, t) + suffix;
-          if (!same) { this.bump('REF_REWRITTEN'); changed = true; }
+          let exact = v;
+          if (!same) {
+            exact = this.exact(idx, t ?? refTarget(v)) + suffix;
+            this.bump('REF_REWRITTEN');
+            changed = true;
+          }
           const s = this.state[idx];
           if (this.o.ldap && s !== PASSED) {
             if (s === REJECTED) {
@@ -628,6 +658,7 @@ class OrderState {
           kept.push(exact);
           continue;
         }
+        t ??= refTarget(v);
         if (await this.presentInTarget(t)) { kept.push(v); continue; }
         if (!this.final && this.o.ldap) {
           gdn ??= ownString(rec.dn);
@@ -691,7 +722,7 @@ class OrderState {
       const r = this.drop(i);
       if (r) { memRecs.push(r); memKeys.push(heldSeq[k]); }
     }
-    const disk = this.heldDiskSeq.size > 0 ? this.spill!.takePrefix('h\0') : undefined;
+    const disk = this.heldDiskSeq.size > 0 ? this.spill!.takePrefix('h\0', false) : undefined;
     this.heldDiskSeq.clear();
     for await (const chunk of mergeByKey(memRecs, memKeys, disk)) {
       for (const r of chunk) this.ready.push(r);
@@ -769,7 +800,7 @@ class OrderState {
       let disk: AsyncIterable<Array<[string, Rec]>> | undefined;
       if (this.spilledParents.has(q)) {
         this.spilledParents.delete(q);
-        disk = this.spill!.takePrefix('w\0' + q + '\0');
+        disk = this.spill!.takePrefix('w\0' + q + '\0', !this.final);
       }
       for await (const chunk of mergeByKey(recs, keys, disk)) {
         for (const r of chunk) doOne(r);
@@ -835,8 +866,6 @@ function detach(rec: Rec): void {
  * hashes ~24-48. Two different DNs share a 64-bit hash with a probability of about n^2 / 2^65 (3e-8 for a million
  * entries, 3e-6 for ten million); the price of that collision would be one entry taken for another.
  */
-let HA = 0;
-let HB = 0;
 
 export class DnIndex {
   private slots = new Int32Array(1 << 12).fill(-1);
@@ -846,22 +875,6 @@ export class DnIndex {
 
   get size(): number {
     return this.n;
-  }
-
-  /** Sets HA and HB. */
-  private static hash(s: string): void {
-    let a = 0x811c9dc5 | 0;
-    let b = 0x9747b28c | 0;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
-      b ^= b >>> 13;
-    }
-    a ^= a >>> 16; a = Math.imul(a, 0x85ebca6b); a ^= a >>> 13;
-    b ^= b >>> 15; b = Math.imul(b, 0xc2b2ae35); b ^= b >>> 16;
-    HA = a;
-    HB = b;
   }
 
   /** The slot holding the ordinal with hashes (a, b), or -1 - the empty slot where it would go. */
@@ -877,8 +890,13 @@ export class DnIndex {
   }
 
   get(ndn: string): number | undefined {
-    DnIndex.hash(ndn);
-    const i = this.find(HA, HB);
+    const h = hash64(ndn);
+    return this.getHashed(h[0], h[1]);
+  }
+
+  /** The ordinal of the DN with hash64 halves (a, b). */
+  getHashed(a: number, b: number): number | undefined {
+    const i = this.find(a, b);
     return i < 0 ? undefined : this.slots[i];
   }
 
@@ -888,8 +906,8 @@ export class DnIndex {
 
   /** The ordinal of `ndn`: the one it has, else the next one (then `size` grows by one). */
   add(ndn: string): number {
-    DnIndex.hash(ndn);
-    const a = HA, b = HB;
+    const h = hash64(ndn);
+    const a = h[0], b = h[1];
     let i = this.find(a, b);
     if (i >= 0) return this.slots[i];
     const v = this.n++;
@@ -981,36 +999,6 @@ export class Spellings {
       from = i + 1;
     }
     return out + ndn.slice(from);
-  }
-
-  /** Whether `v`'s first `len` characters are the exact spelling of `idx`, compared in place (no string built). */
-  matches(idx: number, ndn: string, v: string, len: number): boolean {
-    const at = idx < this.at.length ? this.at[idx] : 0;
-    if (at === 0) return len === ndn.length && (len === v.length ? v === ndn : v.startsWith(ndn));
-    if (at === -1) {
-      const s = this.long.get(idx)!;
-      return len === s.length && (len === v.length ? v === s : v.startsWith(s));
-    }
-    if (len !== ndn.length) return false;
-    const pool = this.pool;
-    let p = at - 1;
-    const read = () => {
-      let x = 0;
-      for (let shift = 0; ; shift += 7) {
-        const b = pool[p++];
-        x |= (b & 0x7f) << shift;
-        if (b < 0x80) return x;
-      }
-    };
-    let from = 0;
-    for (let n = read(); n > 0; n--) {
-      const i = from + read();
-      for (let j = from; j < i; j++) if (v.charCodeAt(j) !== ndn.charCodeAt(j)) return false;
-      if (v.charCodeAt(i) !== read()) return false;
-      from = i + 1;
-    }
-    for (let j = from; j < len; j++) if (v.charCodeAt(j) !== ndn.charCodeAt(j)) return false;
-    return true;
   }
 
   private varint(v: number): void {

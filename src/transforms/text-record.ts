@@ -22,13 +22,13 @@
  * of consecutive records is one range, written with one copy), and per record in `f` (flat, in segments, see
  * record-codec.ts for why):
  *
- *   end dn ndn category line index heap nrefs (key name count value* target*)*
+ *   end dn ndn category line index heap nrefs (key name count value* hashes*)*
  *
  * `end` is where its text ends in the buffer (it starts one byte after the previous record's end, or at 0); `ndn`
  * `=` when equal to `dn`, `` when the DN is not valid (the ordering stage reports it); `category` `` when unset;
  * `line` -1 without an origin; `heap` the entry's
- * heapEstimate (entry.ts) before it became text; `name` `` when equal to `key`; a `target` is the normalized DN the value names
- * (refTarget), -1 when it is not a DN. Records that are not entries, entries with a binary
+ * heapEstimate (entry.ts) before it became text; `name` `` when equal to `key`; per value, `hashes` are four numbers: the hash64
+ * (strings.ts) of the DN it names, normalized (refTarget), and of its DN part as spelled; NaN first when it is not a DN. Records that are not entries, entries with a binary
  * reference value, and a batch whose text is not all ASCII (offsets would not be bytes) travel whole in `side`.
  */
 import { heapEstimate, type Attribute, type Entry, type LdifRecord, type Origin } from '../entry.js';
@@ -36,7 +36,7 @@ import { LdapflowError } from '../errors.js';
 import { formatAttrLines, formatRecordTo, JOIN_PARTS } from '../sinks/ldif-format.js';
 import { parseLdifText } from '../sources/ldif-parser.js';
 import { normalizeDn } from '../dn.js';
-import { ownString } from '../strings.js';
+import { hash64, HASH, ownString } from '../strings.js';
 
 export class TextEntry implements Entry {
   readonly kind = 'entry' as const;
@@ -54,8 +54,12 @@ export class TextEntry implements Entry {
   heapBytes = 0;
   /** The values of the reference attributes the workers were asked for (by lower-cased name), while `buf` is set. */
   refs: Map<string, Attribute> | undefined;
-  /** Their targets (refTarget, undefined: not a DN), by the same name and position: normalized in the worker. */
-  targets: Map<string, Array<string | undefined>> | undefined;
+  /**
+   * Their hashes, made in the worker, four per value by the same name and position: hash64 of the DN the value names
+   * (refTarget) and of its DN part as spelled; NaN first when the value is not a DN. The ordering stage finds the
+   * target and tells whether it is spelled exactly so with them, without normalizing or hashing on its own thread.
+   */
+  hashes: Map<string, Float64Array> | undefined;
   private full: Map<string, Attribute> | undefined;
 
   constructor(public dn: string, buf: Buffer, start: number, end: number, refs: Map<string, Attribute> | undefined) {
@@ -82,7 +86,7 @@ export class TextEntry implements Entry {
     this.full = m;
     this.buf = undefined;
     this.refs = undefined;
-    this.targets = undefined;
+    this.hashes = undefined;
   }
 
   /** A reference attribute (lower-cased name): from `refs` while the text stands, without parsing it. */
@@ -125,13 +129,13 @@ export class TextEntry implements Entry {
     this.end = n;
     if (values.length) a.values = values;
     else this.refs!.delete(key);
-    this.targets?.delete(key); // worked out again from the values where needed
+    this.hashes?.delete(key); // worked out again from the values where needed
     return true;
   }
 
-  /** The targets of a reference attribute's values, normalized in the worker, while the text stands. */
-  refTargets(key: string): Array<string | undefined> | undefined {
-    return this.buf ? this.targets?.get(key) : undefined;
+  /** The hashes of a reference attribute's values (see `hashes`), while the text stands. */
+  refHashes(key: string): Float64Array | undefined {
+    return this.buf ? this.hashes?.get(key) : undefined;
   }
 
   /** Keep the entry past its batch: own copies of its text and strings (they point into the batch's memory). */
@@ -154,7 +158,6 @@ export class TextEntry implements Entry {
         for (let i = 0; i < v.length; i++) v[i] = ownString(v[i] as string);
       }
     }
-    if (this.targets) for (const t of this.targets.values()) for (let i = 0; i < t.length; i++) if (t[i] !== undefined) t[i] = ownString(t[i]!);
   }
 }
 
@@ -173,6 +176,17 @@ export function dnPartEnd(v: string): number {
 export function refTarget(v: string): string {
   const cut = dnPartEnd(v);
   return normalizeDn(cut === v.length ? v : v.slice(0, cut));
+}
+
+/** The four hashes of a reference value (see TextEntry `hashes`) pushed onto `f`. */
+function pushHashes(f: Array<string | number>, v: string): void {
+  let t: string;
+  try { t = refTarget(v); } catch { f.push(NaN, 0, 0, 0); return; }
+  const h = hash64(t);
+  const a = h[0], b = h[1];
+  const cut = dnPartEnd(v);
+  hash64(cut === v.length ? v : v.slice(0, cut));
+  f.push(a, b, HASH[0], HASH[1]);
 }
 
 /** An attribute a stage reads without needing the whole entry: from a text entry's references, else from attrs. */
@@ -223,11 +237,7 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
       nrefs++;
       f.push(key, a.name === key ? '' : a.name, a.values.length);
       for (const v of a.values) f.push(v as string);
-      for (const v of a.values) {
-        let t: string | number;
-        try { t = refTarget(v as string); } catch { t = -1; }
-        f.push(t);
-      }
+      for (const v of a.values) pushHashes(f, v as string);
     }
     f[at] = nrefs;
     if (parts.length >= JOIN_PARTS) { texts.push(parts.join('')); parts.length = 0; }
@@ -287,27 +297,27 @@ export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, wrap: number,
     const heap = f[k + 6] as number;
     const nrefs = f[k + 7] as number;
     let refs: Map<string, Attribute> | undefined;
-    let targets: Map<string, Array<string | undefined>> | undefined;
+    let hashes: Map<string, Float64Array> | undefined;
     if (nrefs > 0) {
       refs = new Map();
-      targets = new Map();
+      hashes = new Map();
       let p = k + 8;
       for (let a = 0; a < nrefs; a++) {
         const key = f[p] as string;
         const name = f[p + 1] === '' ? key : f[p + 1] as string;
         const n = f[p + 2] as number;
         refs.set(key, { name, values: f.slice(p + 3, p + 3 + n) as string[] });
-        const t: Array<string | undefined> = new Array(n);
-        for (let j = 0; j < n; j++) { const x = f[p + 3 + n + j]; t[j] = typeof x === 'string' ? x : undefined; }
-        targets.set(key, t);
-        p += 3 + 2 * n;
+        const h = new Float64Array(4 * n);
+        for (let j = 0; j < 4 * n; j++) h[j] = f[p + 3 + n + j] as number;
+        hashes.set(key, h);
+        p += 3 + 5 * n;
       }
       k = p;
     } else {
       k += 8;
     }
     const e = new TextEntry(dn, buf, start, end, refs);
-    e.targets = targets;
+    e.hashes = hashes;
     e.heapBytes = heap;
     e.wrap = wrap;
     if (ndn !== '') e.ndn = ndn === '=' ? dn : ndn;
