@@ -19,10 +19,10 @@
  * before never make bytes that are valid UTF-8).
  *
  * Wire form of a batch (`TextRecordsWire`): the records' text in one buffer, a newline between two records (so a run
- * of consecutive records is one range, written with one copy), and per record in `f` (flat, in segments, see
- * record-codec.ts for why):
+ * of consecutive records is one range, written with one copy), and per record its strings, numbers and hashes, each
+ * kind in its own flat array (`s`, `i`, `h`):
  *
- *   end dn ndn category line index heap nrefs (key name count value* hashes*)*
+ *   s: dn ndn category (key name value*)*     i: end line index heap nrefs (count)*     h: (4 hashes per value)*
  *
  * `end` is where its text ends in the buffer (it starts one byte after the previous record's end, or at 0); `ndn`
  * `=` when equal to `dn`, `` when the DN is not valid (the ordering stage reports it); `category` `` when unset;
@@ -150,6 +150,7 @@ export class TextEntry implements Entry {
     }
     this.dn = ownString(this.dn);
     if (this.ndn !== undefined) this.ndn = ownString(this.ndn);
+    if (this.hashes) for (const [k, h] of this.hashes) this.hashes.set(k, h.slice()); // views of the batch's array
     if (this.origin) this.origin = { file: this.origin.file, line: this.origin.line, index: this.origin.index };
     if (this.refs) {
       for (const a of this.refs.values()) {
@@ -178,15 +179,17 @@ export function refTarget(v: string): string {
   return normalizeDn(cut === v.length ? v : v.slice(0, cut));
 }
 
-/** The four hashes of a reference value (see TextEntry `hashes`) pushed onto `f`. */
-function pushHashes(f: Array<string | number>, v: string): void {
+/** The four hashes of a reference value (see TextEntry `hashes`), gathered for the batch. */
+function pushHashes(v: string): void {
   let t: string;
-  try { t = refTarget(v); } catch { f.push(NaN, 0, 0, 0); return; }
+  try { t = refTarget(v); } catch { hashes.push(NaN); hashes.push(0); hashes.push(0); hashes.push(0); return; }
   const h = hash64(t);
-  const a = h[0], b = h[1];
+  hashes.push(h[0]);
+  hashes.push(h[1]);
   const cut = dnPartEnd(v);
   hash64(cut === v.length ? v : v.slice(0, cut));
-  f.push(a, b, HASH[0], HASH[1]);
+  hashes.push(HASH[0]);
+  hashes.push(HASH[1]);
 }
 
 /** An attribute a stage reads without needing the whole entry: from a text entry's references, else from attrs. */
@@ -195,12 +198,43 @@ export function refAttr(rec: Entry | { attrs: Map<string, Attribute> }, key: str
 }
 
 export interface TextRecordsWire {
-  f: Array<Array<string | number>>;
+  /** Strings, in segments (record-codec.ts says why): per text entry dn ndn category, then per reference attribute
+   * key name value*. */
+  s: string[][];
+  /** Numbers: per text entry end line index heap nrefs, then per reference attribute its value count. */
+  i: Int32Array;
+  /** Four hashes per reference value (TextEntry `hashes`). */
+  h: Float64Array;
   n: number;
   side: Array<[number, LdifRecord]>;
 }
 
 const SEGMENT = 8000;
+
+/**
+ * Numbers gathered for a batch, then copied out at their length: typed arrays cross to the main thread in one copy,
+ * where the same numbers in the string array were structured-cloned one by one (postMessage was ~8% of a worker's
+ * time with them there).
+ */
+class Grow<T extends Int32Array | Float64Array> {
+  n = 0;
+  constructor(public a: T) {}
+  push(x: number): void {
+    if (this.n === this.a.length) {
+      const b = new (this.a.constructor as new (n: number) => T)(this.a.length * 2);
+      b.set(this.a);
+      this.a = b;
+    }
+    this.a[this.n++] = x;
+  }
+  take(): T {
+    const out = this.a.slice(0, this.n) as T;
+    this.n = 0;
+    return out;
+  }
+}
+const ints = new Grow(new Int32Array(4096));
+const hashes = new Grow(new Float64Array(4096));
 
 /**
  * Worker side: write `records` as text into `into` (or a new buffer when it does not fit) and describe them.
@@ -210,8 +244,10 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
   const side: Array<[number, LdifRecord]> = [];
   const texts: string[] = [];
   const parts: string[] = [];
-  let f: Array<string | number> = [];
+  let f: string[] = [];
   const segments = [f];
+  ints.n = 0;
+  hashes.n = 0;
   let pos = 0;
   let nText = 0;
   for (let i = 0; i < records.length; i++) {
@@ -227,22 +263,30 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
       try { ndn = rec.ndn = normalizeDn(rec.dn); } catch { ndn = undefined; }
     }
     const o = rec.origin;
-    f.push(pos, rec.dn, ndn === undefined ? '' : ndn === rec.dn ? '=' : ndn, rec.category ?? '', o ? o.line : -1, o ? o.index : -1, heapEstimate(rec));
+    f.push(rec.dn, ndn === undefined ? '' : ndn === rec.dn ? '=' : ndn, rec.category ?? '');
+    ints.push(pos);
+    ints.push(o ? o.line : -1);
+    ints.push(o ? o.index : -1);
+    ints.push(heapEstimate(rec));
+    const at = ints.n;
+    ints.push(0);
     let nrefs = 0;
-    const at = f.length;
-    f.push(0);
     for (const key of refKeys) {
       const a = rec.attrs.get(key);
       if (!a) continue;
       nrefs++;
-      f.push(key, a.name === key ? '' : a.name, a.values.length);
-      for (const v of a.values) f.push(v as string);
-      for (const v of a.values) pushHashes(f, v as string);
+      f.push(key, a.name === key ? '' : a.name);
+      ints.push(a.values.length);
+      for (const v of a.values) {
+        f.push(v as string);
+        pushHashes(v as string);
+      }
     }
-    f[at] = nrefs;
+    ints.a[at] = nrefs;
     if (parts.length >= JOIN_PARTS) { texts.push(parts.join('')); parts.length = 0; }
   }
   if (parts.length) texts.push(parts.join(''));
+  const wire: TextRecordsWire = { s: segments, i: ints.take(), h: hashes.take(), n: records.length, side };
   // Written as UTF-8 with 4 bytes to spare: text that is not all ASCII then takes more bytes than characters, or
   // does not fit, and either way `off` is not `pos` (cheaper than measuring the UTF-8 length first).
   const buf = into && into.length >= pos + 4 ? into : Buffer.allocUnsafeSlow(pos + 4);
@@ -253,9 +297,10 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
   }
   if (off !== pos) {
     // Not all ASCII (offsets count characters, not bytes): every record travels whole; the sink writes them.
-    return { wire: { f: [], n: records.length, side: records.map((r, i) => [i, r] as [number, LdifRecord]) }, buf, len: 0 };
+    const all = records.map((r, i) => [i, r] as [number, LdifRecord]);
+    return { wire: { s: [], i: new Int32Array(0), h: new Float64Array(0), n: records.length, side: all }, buf, len: 0 };
   }
-  return { wire: { f: segments, n: records.length, side }, buf, len: pos };
+  return { wire, buf, len: pos };
 }
 
 function sameBytes(buf: Buffer, at: number, s: string): boolean {
@@ -276,8 +321,11 @@ function binaryRef(rec: Entry, refKeys: string[]): boolean {
 export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, wrap: number, file: string, lineOffset: number, indexOffset: number): LdifRecord[] {
   const out: LdifRecord[] = new Array(w.n);
   let seg = 0;
-  let f = w.f[0];
+  let f = w.s[0];
   let k = 0;
+  const ints = w.i;
+  let q = 0;
+  let hq = 0;
   let si = 0;
   let start = 0;
   for (let i = 0; i < w.n; i++) {
@@ -287,37 +335,34 @@ export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, wrap: number,
       out[i] = r;
       continue;
     }
-    if (k >= f.length) { f = w.f[++seg]; k = 0; }
-    const end = f[k] as number;
-    const dn = f[k + 1] as string;
-    const ndn = f[k + 2] as string;
-    const cat = f[k + 3] as string;
-    const line = f[k + 4] as number;
-    const index = f[k + 5] as number;
-    const heap = f[k + 6] as number;
-    const nrefs = f[k + 7] as number;
+    if (k >= f.length) { f = w.s[++seg]; k = 0; }
+    const dn = f[k];
+    const ndn = f[k + 1];
+    const cat = f[k + 2];
+    k += 3;
+    const end = ints[q];
+    const line = ints[q + 1];
+    const index = ints[q + 2];
+    const heap = ints[q + 3];
+    const nrefs = ints[q + 4];
+    q += 5;
     let refs: Map<string, Attribute> | undefined;
-    let hashes: Map<string, Float64Array> | undefined;
+    let hs: Map<string, Float64Array> | undefined;
     if (nrefs > 0) {
       refs = new Map();
-      hashes = new Map();
-      let p = k + 8;
+      hs = new Map();
       for (let a = 0; a < nrefs; a++) {
-        const key = f[p] as string;
-        const name = f[p + 1] === '' ? key : f[p + 1] as string;
-        const n = f[p + 2] as number;
-        refs.set(key, { name, values: f.slice(p + 3, p + 3 + n) as string[] });
-        const h = new Float64Array(4 * n);
-        for (let j = 0; j < 4 * n; j++) h[j] = f[p + 3 + n + j] as number;
-        hashes.set(key, h);
-        p += 3 + 5 * n;
+        const key = f[k];
+        const name = f[k + 1] === '' ? key : f[k + 1];
+        const n = ints[q++];
+        refs.set(key, { name, values: f.slice(k + 2, k + 2 + n) });
+        hs.set(key, w.h.subarray(hq, hq + 4 * n));
+        hq += 4 * n;
+        k += 2 + n;
       }
-      k = p;
-    } else {
-      k += 8;
     }
     const e = new TextEntry(dn, buf, start, end, refs);
-    e.hashes = hashes;
+    e.hashes = hs;
     e.heapBytes = heap;
     e.wrap = wrap;
     if (ndn !== '') e.ndn = ndn === '=' ? dn : ndn;
