@@ -252,7 +252,7 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
   let nText = 0;
   for (let i = 0; i < records.length; i++) {
     const rec = records[i];
-    if (rec.kind !== 'entry' || rec.controls !== undefined || binaryRef(rec, refKeys)) { side.push([i, rec]); continue; }
+    if (rec.kind !== 'entry' || rec.controls !== undefined || !refsOf(rec, refKeys)) { side.push([i, rec]); continue; }
     if (f.length > SEGMENT) segments.push(f = []);
     if (nText++ > 0) { parts.push('\n'); pos++; }
     const k0 = parts.length;
@@ -268,13 +268,11 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
     ints.push(o ? o.line : -1);
     ints.push(o ? o.index : -1);
     ints.push(heapEstimate(rec));
-    const at = ints.n;
-    ints.push(0);
-    let nrefs = 0;
-    for (const key of refKeys) {
-      const a = rec.attrs.get(key);
-      if (!a) continue;
-      nrefs++;
+    const nrefs = found.length;
+    ints.push(nrefs);
+    for (let r = 0; r < nrefs; r++) {
+      const a = found[r];
+      const key = foundKeys[r];
       f.push(key, a.name === key ? '' : a.name);
       ints.push(a.values.length);
       for (const v of a.values) {
@@ -282,7 +280,8 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
         pushHashes(v as string);
       }
     }
-    ints.a[at] = nrefs;
+    found.length = 0;
+    foundKeys.length = 0;
     if (parts.length >= JOIN_PARTS) { texts.push(parts.join('')); parts.length = 0; }
   }
   if (parts.length) texts.push(parts.join(''));
@@ -308,13 +307,21 @@ function sameBytes(buf: Buffer, at: number, s: string): boolean {
   return true;
 }
 
-function binaryRef(rec: Entry, refKeys: string[]): boolean {
+/** The reference attributes an entry has (in `found`, with their keys in `foundKeys`); false when a value is binary
+ * (the entry then travels whole). */
+const found: Attribute[] = [];
+const foundKeys: string[] = [];
+function refsOf(rec: Entry, refKeys: string[]): boolean {
+  found.length = 0;
+  foundKeys.length = 0;
   for (const key of refKeys) {
     const a = rec.attrs.get(key);
     if (!a) continue;
-    for (const v of a.values) if (typeof v !== 'string') return true;
+    for (const v of a.values) if (typeof v !== 'string') return false;
+    found.push(a);
+    foundKeys.push(key);
   }
-  return false;
+  return true;
 }
 
 /** Main thread: the records of a batch from wire form and its text (`buf`, the batch's own memory). */
