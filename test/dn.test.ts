@@ -154,3 +154,42 @@ t.test('normalizeDn remembers parents without keeping the text they were cut fro
   t.equal(seen[7], 'cn=u7,ou=unit 7,ou=people,dc=example,dc=com');
   t.ok(grownMb < 20, `heap grew ${grownMb.toFixed(1)} MiB after the chunks were dropped (51 MiB if the cache held them)`);
 });
+
+t.test('normalizeDn: the split-on-"," fast path agrees with the full parser on random DNs', async (t) => {
+  // Each DN is normalized as written (fast path: no escapes) and with the first letter of its last value written as a
+  // hex escape (\76 for "v"), which sends it through parseDn. Types in several spellings, values with upper case,
+  // inner/outer white space (tabs, NBSP too), "=", non-ASCII, digits; spaces around separators.
+  const types = ['cn', 'CN', 'Cn', 'dc', 'ou', 'uid', 'x-1', 'o', '2.5.4.3', 'OID.2.5.4.3', 'oid.0.9.2342.19200300.100.1.25', '1.2.3.4', 'constructor'];
+  const chars = ['a', 'b', 'Z', 'Q', '0', '7', ' ', ' ', '  ', '\t', '\u00a0', '=', '-', '.', '(', ')', '/', "'", 'é', 'É', 'ç', 'ß', 'İ', '\u3000', '😀', '*'];
+  let seed = 42;
+  const rnd = (n: number) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return (seed >>> 8) % n; };
+  const bad: string[] = [];
+  for (let k = 0; k < 5000; k++) {
+    let fast = '';
+    let at = 0; // where the last value's "v" is
+    const sep = rnd(3) === 0 ? ', ' : ',';
+    const sp = () => (rnd(4) === 0 ? ' ' : '');
+    for (let r = 1 + rnd(5); r > 0; r--) {
+      if (fast) fast += sep;
+      fast += sp() + types[rnd(types.length)] + sp() + '=' + sp();
+      at = fast.length;
+      fast += 'v';
+      for (let i = rnd(8); i > 0; i--) fast += chars[rnd(chars.length)];
+      fast += sp();
+    }
+    const slow = fast.slice(0, at) + '\\76' + fast.slice(at + 1);
+    let a: string;
+    let b: string;
+    try { a = normalizeDn(fast); } catch (e) { a = `throws ${(e as LdapflowError).code}`; }
+    try { b = normalizeDn(slow); } catch (e) { b = `throws ${(e as LdapflowError).code}`; }
+    if (a !== b && bad.push(`${JSON.stringify(fast)}: ${a} | ${b}`) >= 10) break;
+  }
+  t.same(bad, [], '5000 DNs: the same normalized form both ways');
+  t.equal(normalizeDn('Constructor=X,dc=y'), 'constructor=x,dc=y', 'a type spelled like an Object.prototype member is no OID');
+  t.equal(normalizeDn('cn=a=B, DC=y'), 'cn=a\\=b,dc=y');
+  t.equal(normalizeDn('CN= A  b ,dc=Y'), 'cn=a b,dc=y');
+  t.equal(normalizeDn('   '), '', 'a blank DN is the root DSE, as the full parser says');
+  t.throws(() => normalizeDn(' \t '), { code: 'DN_INVALID' }, 'the full parser skips spaces only');
+  t.throws(() => normalizeDn('cn=x, \t,dc=y'), { code: 'DN_INVALID' }, 'an empty RDN is invalid');
+  t.throws(() => normalizeDn('cn=x,dc=y, '), { code: 'DN_INVALID' }, 'a trailing separator is invalid');
+});
