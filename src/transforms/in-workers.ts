@@ -560,8 +560,14 @@ export interface WorkerPlan {
  */
 export function planWorkers(p: PlanWorkersOptions): WorkerPlan {
   const allInWorkers = p.ldifInput !== undefined && p.format !== undefined && p.stages.every((s) => s.kind === 'map' && canRunInWorker(s));
-  const workers = p.workers ?? defaultWorkers(allInWorkers);
-  if (workers === 0 || !(allInWorkers || p.stages.some((s) => s.kind === 'map'))) return { source: p.source, stages: p.stages, workers: 0 };
+  // The map stages in front that can run in workers; with an LDIF sink, whether all that follows takes text entries.
+  let k = 0;
+  while (k < p.stages.length && p.stages[k].kind === 'map' && canRunInWorker(p.stages[k] as MapStage)) k++;
+  const refs = !allInWorkers && p.ldifInput !== undefined && p.format ? textAttributesOf(p.stages.slice(k)) : undefined;
+  // With text entries the main thread only orders light entries and copies text: one worker per core pays there too
+  // (1M entries, 2 cores: see bench/RESULTS.md).
+  const workers = p.workers ?? defaultWorkers(allInWorkers || refs !== undefined);
+  if (workers === 0 || !(allInWorkers || refs || p.stages.some((s) => s.kind === 'map'))) return { source: p.source, stages: p.stages, workers: 0 };
   const pool = { workers, queueDepth: p.queueDepth };
   if (allInWorkers) {
     const source = readLdifInWorkers({ ...pool, input: p.ldifInput!, mode: p.mode, batchSize: p.batchSize, stages: p.stages as MapStage[], format: p.format });
@@ -569,17 +575,12 @@ export function planWorkers(p: PlanWorkersOptions): WorkerPlan {
   }
   let source = p.source;
   let stages = p.stages;
-  if (p.ldifInput !== undefined) {
-    let k = 0;
-    while (k < stages.length && stages[k].kind === 'map' && canRunInWorker(stages[k] as MapStage)) k++;
-    const refs = p.format ? textAttributesOf(stages.slice(k)) : undefined;
-    if (k > 0 || refs) {
-      source = readLdifInWorkers({
-        ...pool, input: p.ldifInput, mode: p.mode, batchSize: p.batchSize, stages: stages.slice(0, k) as MapStage[],
-        ...(refs ? { format: { wrap: p.format!.wrap, refs } } : {}),
-      });
-      stages = stages.slice(k);
-    }
+  if (p.ldifInput !== undefined && (k > 0 || refs)) {
+    source = readLdifInWorkers({
+      ...pool, input: p.ldifInput, mode: p.mode, batchSize: p.batchSize, stages: stages.slice(0, k) as MapStage[],
+      ...(refs ? { format: { wrap: p.format!.wrap, refs } } : {}),
+    });
+    stages = stages.slice(k);
   }
   const runMapStages = stages.some((s) => s.kind === 'map')
     ? (st: MapStage[], input: AsyncIterable<Batch>, signal: AbortSignal) => runInWorkers(st, input, signal, pool)
