@@ -16,6 +16,11 @@
  *   For an LDIF sink, an entry with references to DNs not seen yet is held until end of input (or until spilled)
  *   and written with its references inline. For an LDAP sink, references to entries not written yet are taken out of
  *   the entry and added later by `changetype: modify` records once their targets are written, so cycles load.
+ * - Whether a value is spelled exactly as its target is judged by 64-bit hashes of the two spellings (as the index
+ *   judges DNs equal); the target's spelling is built only for a value to re-spell.
+ * - With workers and an LDIF sink, records come as text entries (text-record.ts): their LDIF text written by a worker,
+ *   with the reference values and their hashes. They are read without parsing; one whose references change gets those
+ *   lines written again in its text. Output, rejects and counts are the same as inline.
  * - The same DN twice (in any spelling): the later record wins. If the earlier one still waits it is rejected
  *   `ORDER_DUPLICATE_DN`; if it was already written, the later one becomes a modify that replaces its attributes.
  */
@@ -864,9 +869,9 @@ function detach(rec: Rec): void {
  * kept. Each ordinal has a 64-bit hash of its DN (two 32-bit hashes, 8 bytes); an open-addressing table of ordinals
  * (4 bytes a slot, at most 2/3 full) finds it: 14-20 bytes an entry, where a Map of strings took ~150 and a table of
  * hashes ~24-48. Two different DNs share a 64-bit hash with a probability of about n^2 / 2^65 (3e-8 for a million
- * entries, 3e-6 for ten million); the price of that collision would be one entry taken for another.
+ * entries, 3e-6 for ten million); the price of that collision would be one entry taken for another. The hash is
+ * hash64 (strings.ts): workers hash reference values the same way, and the index is searched by hash (getHashed).
  */
-
 export class DnIndex {
   private slots = new Int32Array(1 << 12).fill(-1);
   private mask = (1 << 12) - 1;
