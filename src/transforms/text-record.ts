@@ -8,10 +8,11 @@
  * run (measured: ~26 us an entry on the main thread with 1 worker, at 1M entries ~19k entries/s).
  *
  * So the workers write each entry's LDIF text (the sink's own writer, at the sink's fold column) and send it with
- * only the DN, normalized DN, category, origin and the reference values. On the main thread a `TextEntry` carries
- * them, and its text as a range of the batch's bytes. The first read of `attrs` (a stage that wants the whole entry,
- * a change, a reject written out, a spill) parses the text back into attributes, and from then on the entry is an
- * ordinary one: its text is dropped, and the sink writes it from its attributes. An unchanged entry's bytes go to
+ * only the DN, normalized DN, category, origin and the reference values, hashed (the ordering stage finds targets
+ * and checks spellings by hash). On the main thread a `TextEntry` carries them, and its text as a range of the
+ * batch's bytes. A changed reference attribute gets its lines written again in the text (replaceRef). The first read
+ * of `attrs` (a duplicate turned into a modify, a reject written out) parses the text back into attributes, and from
+ * then on the entry is an ordinary one: its text is dropped, and the sink writes it from its attributes. An unchanged entry's bytes go to
  * the output as they are: the same bytes the sink would have written, since it is the same writer on the same entry.
  *
  * Parsing the text back gives the attributes the worker had: names as spelled, values in order, a base64 value that
@@ -26,10 +27,10 @@
  *
  * `end` is where its text ends in the buffer (it starts one byte after the previous record's end, or at 0); `ndn`
  * `=` when equal to `dn`, `` when the DN is not valid (the ordering stage reports it); `category` `` when unset;
- * `line` -1 without an origin; `heap` the entry's
- * heapEstimate (entry.ts) before it became text; `name` `` when equal to `key`; per value, `hashes` are four numbers: the hash64
- * (strings.ts) of the DN it names, normalized (refTarget), and of its DN part as spelled; NaN first when it is not a DN. Records that are not entries, entries with a binary
- * reference value, and a batch whose text is not all ASCII (offsets would not be bytes) travel whole in `side`.
+ * `line` -1 without an origin; `heap` the entry's heapEstimate (entry.ts) before it became text; `name` `` when
+ * equal to `key`. Per value, four hashes: hash64 (strings.ts) of the DN it names, normalized (refTarget), and of its
+ * DN part as spelled; NaN first when it is not a DN. Records that are not entries, entries with a binary reference
+ * value, and a batch whose text is not all ASCII (offsets would not be bytes) travel whole in `side`.
  */
 import { heapEstimate, type Attribute, type Entry, type LdifRecord, type Origin } from '../entry.js';
 import { LdapflowError } from '../errors.js';
