@@ -296,7 +296,7 @@ function fixAttr(cx: Cx, code: number, name: string, verb: string, why: string):
  * The fixed attributes of the entry being fixed, in the order they are first set: what a new Map would hold, kept in
  * arrays reused for every entry. Building a new Map per entry was the largest allocation of the stage (its table
  * regrows 4 -> 8 -> 16 -> 32 for a typical entry, ~1.5 KB); most entries instead become their source map with the
- * removed attributes deleted and the changed ones set in place, which gives the same order (see `inPlace`).
+ * removed attributes deleted and the changed ones set in place, which gives the same order (see `inPlace` in fixEntry).
  */
 interface EntryState {
   plan: Plan;
@@ -310,12 +310,6 @@ interface EntryState {
   /** Source descriptions that got no slot while read (deleted from the source map by the in-place commit). */
   dropped: string[];
   nDropped: number;
-  /**
-   * Whether the source map, with `dropped` deleted and the slots set, equals the new map in order: the source has
-   * objectclass first (a new map has it first), and while the source was read every slot made was the description
-   * being read. Descriptions added after (RDN values, MUST) go last either way.
-   */
-  inPlace: boolean;
   /** A slot was made for a description other than the one being read (a rename, a value map's target). */
   foreign: boolean;
   /** model key number -> slot of the attribute without options. */
@@ -426,7 +420,7 @@ class Fixer {
   private readonly extName: string | undefined;
   private readonly es: EntryState = {
     plan: undefined as unknown as Plan, cx: undefined as unknown as Cx, rdn: [], keys: [], attrs: [], own: [], n: 0,
-    dropped: [], nDropped: 0, inPlace: false, foreign: false, byKey: new IdStamped(), present: new IdStamped(), needExt: false,
+    dropped: [], nDropped: 0, foreign: false, byKey: new IdStamped(), present: new IdStamped(), needExt: false,
   };
   /** Model keys by number (see IdStamped), and the numbers of cn and sn (MUST sn is filled from cn). */
   private readonly keyIds = new Map<string, number>();
@@ -842,6 +836,9 @@ class Fixer {
     // (measured 64 bytes each, about 1.6 KB per entry) and is several times slower.
     const attrValues = attrs.values();
     let first = true;
+    // Whether the source map, with `dropped` deleted and the slots set, equals the new map in order: the source has
+    // objectclass first (a new map has it first), and while the source is read every slot made is the description
+    // being read. Descriptions added after (RDN values, MUST) go last either way.
     let inPlace = true;
     for (const desc of attrs.keys()) {
       const a = attrValues.next().value as Attribute;
