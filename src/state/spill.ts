@@ -1,14 +1,17 @@
 /**
  * Spill: records that must wait (a barrier stage over its memory bound) parked on disk in LevelDB, read back by key
  * prefix. The only reason for a LevelDB here is ordered prefix scans; writes go in chained batches of up to 1,000
- * records or 1 MiB of text, whichever comes first (measured ~330k ops/s; an options object on the array form of batch()
+ * records or 1 MiB, whichever comes first (measured ~330k ops/s; an options object on the array form of batch()
  * was 3x slower), and reads come back in chunks of up to 1,000 records or about 1 MiB: a group with a hundred members
  * is ~14 KB of JSON, and 1,000 of them queued or read at once were 14 MB of strings that lived long enough to reach
  * the old generation.
  *
- * Records are stored compactly as JSON: values as strings, binary values as `{b: base64}`; the normalized DN,
- * origin and category travel with the record so nothing is recomputed or lost. A text entry (text-record.ts) that
- * still holds its text is stored as that text with its reference values and their hashes, and comes back as one.
+ * Records are stored compactly as JSON (UTF-8 bytes): values as strings, binary values as `{b: base64}`; the
+ * normalized DN, origin and category travel with the record so nothing is recomputed or lost. A text entry
+ * (text-record.ts) that still holds its text is stored as a byte 1, the length of a JSON part (its fields and
+ * reference values), that JSON, then its text and its reference hashes as raw bytes, and comes back as one: held groups
+ * are most of what spills, and their text and hashes inside JSON (escaped, base64) were most of its bytes and of the
+ * time to write and read them.
  */
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,69 +31,67 @@ interface Stored {
   c?: string;
   k?: 1; // an add change record rather than a content entry
   a: Array<[string, ...Enc[]]>;
-  /** A text entry's LDIF text (latin1: it is ASCII) and its references: [key, name, values, hashes as the base64 of
-   * their Float64Array's bytes (JSON numbers, four per value, made decoding several times slower)]. */
-  t?: string;
-  h?: number;
-  w?: number;
-  r?: Array<[string, string, string[], string]>;
 }
 
-export function encodeRecord(rec: SpillRecord): string {
+/** The JSON part of a text entry: its text's length, heap estimate, fold column and references [key, name, values,
+ * 1 when their hashes follow the text]. */
+interface StoredText {
+  d: string;
+  n?: string;
+  o?: [string, number, number];
+  c?: string;
+  t: number;
+  h: number;
+  w: number;
+  r: Array<[string, string, string[], 0 | 1]>;
+}
+
+const TEXT_ENTRY = 1;
+
+export function encodeRecord(rec: SpillRecord): Uint8Array {
+  if (rec instanceof TextEntry && rec.buf) return encodeText(rec);
   const s: Stored = { d: rec.dn, a: [] };
   if (rec.ndn !== undefined) s.n = rec.ndn;
   if (rec.origin) s.o = [rec.origin.file, rec.origin.line, rec.origin.index];
   if (rec.category !== undefined) s.c = rec.category;
   if (rec.kind === 'change') s.k = 1;
-  if (rec instanceof TextEntry && rec.buf) {
-    s.t = rec.buf.toString('latin1', rec.start, rec.end);
-    s.h = rec.heapBytes;
-    s.w = rec.wrap;
-    if (rec.refs) {
-      s.r = [];
-      for (const [key, a] of rec.refs) {
-        const h = rec.hashes?.get(key);
-        s.r.push([key, a.name, a.values as string[], h ? Buffer.from(h.buffer, h.byteOffset, h.byteLength).toString('base64') : '']);
-      }
-    }
-    return JSON.stringify(s);
-  }
   for (const a of rec.attrs.values()) {
     const row: [string, ...Enc[]] = [a.name];
     for (const v of a.values) row.push(typeof v === 'string' ? v : { b: Buffer.from(v).toString('base64') });
     s.a.push(row);
   }
-  return JSON.stringify(s);
+  return Buffer.from(JSON.stringify(s), 'utf8');
 }
 
-export function decodeRecord(text: string): SpillRecord {
-  const s = JSON.parse(text) as Stored;
-  if (s.t !== undefined) {
-    let refs: Map<string, Attribute> | undefined;
-    let hashes: Map<string, Float64Array> | undefined;
-    if (s.r) {
-      refs = new Map();
-      hashes = new Map();
-      for (const [key, name, values, t] of s.r) {
-        refs.set(key, { name, values });
-        if (t !== '') {
-          const bytes = Buffer.from(t, 'base64');
-          const h = new Float64Array(bytes.length / 8);
-          new Uint8Array(h.buffer).set(bytes);
-          hashes.set(key, h);
-        }
-      }
+function encodeText(rec: TextEntry): Uint8Array {
+  const s: StoredText = { d: rec.dn, t: rec.end - rec.start, h: rec.heapBytes, w: rec.wrap, r: [] };
+  if (rec.ndn !== undefined) s.n = rec.ndn;
+  if (rec.origin) s.o = [rec.origin.file, rec.origin.line, rec.origin.index];
+  if (rec.category !== undefined) s.c = rec.category;
+  const hashes: Float64Array[] = [];
+  let hashBytes = 0;
+  if (rec.refs) {
+    for (const [key, a] of rec.refs) {
+      const h = rec.hashes?.get(key);
+      s.r.push([key, a.name, a.values as string[], h ? 1 : 0]);
+      if (h) { hashes.push(h); hashBytes += h.byteLength; }
     }
-    const buf = Buffer.from(s.t, 'latin1');
-    const e = new TextEntry(s.d, buf, 0, buf.length, refs);
-    e.hashes = hashes;
-    e.heapBytes = s.h ?? 0;
-    e.wrap = s.w ?? 76;
-    if (s.n !== undefined) e.ndn = s.n;
-    if (s.o) e.origin = { file: s.o[0], line: s.o[1], index: s.o[2] };
-    if (s.c !== undefined) e.category = s.c;
-    return e;
   }
+  const json = JSON.stringify(s);
+  const jsonBytes = Buffer.byteLength(json);
+  const out = Buffer.allocUnsafe(5 + jsonBytes + s.t + hashBytes);
+  out[0] = TEXT_ENTRY;
+  out.writeUInt32LE(jsonBytes, 1);
+  let off = 5 + out.write(json, 5, 'utf8');
+  off += rec.buf!.copy(out, off, rec.start, rec.end);
+  for (const h of hashes) off += Buffer.from(h.buffer, h.byteOffset, h.byteLength).copy(out, off);
+  return out;
+}
+
+export function decodeRecord(v: Uint8Array): SpillRecord {
+  const b = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (b[0] === TEXT_ENTRY) return decodeText(b);
+  const s = JSON.parse(b.toString('utf8')) as Stored;
   const attrs = new Map<string, Attribute>();
   for (const [name, ...vals] of s.a) {
     const values: Value[] = vals.map((v) => (typeof v === 'string' ? v : new Uint8Array(Buffer.from(v.b, 'base64'))));
@@ -103,16 +104,47 @@ export function decodeRecord(text: string): SpillRecord {
   return rec;
 }
 
-/** Text queued or read at once, in UTF-16 code units (about bytes for this ASCII-heavy JSON). */
-const CHUNK_CHARS = 1 << 20;
+function decodeText(b: Buffer): TextEntry {
+  const jsonBytes = b.readUInt32LE(1);
+  const s = JSON.parse(b.toString('utf8', 5, 5 + jsonBytes)) as StoredText;
+  let off = 5 + jsonBytes;
+  const text = Buffer.allocUnsafeSlow(s.t); // its own memory: the value read may be a view of a larger chunk
+  b.copy(text, 0, off, off + s.t);
+  off += s.t;
+  let refs: Map<string, Attribute> | undefined;
+  let hashes: Map<string, Float64Array> | undefined;
+  if (s.r.length) {
+    refs = new Map();
+    hashes = new Map();
+    for (const [key, name, values, hashed] of s.r) {
+      refs.set(key, { name, values });
+      if (!hashed) continue;
+      const h = new Float64Array(4 * values.length);
+      new Uint8Array(h.buffer).set(b.subarray(off, off + h.byteLength));
+      off += h.byteLength;
+      hashes.set(key, h);
+    }
+  }
+  const e = new TextEntry(s.d, text, 0, s.t, refs);
+  e.hashes = hashes;
+  e.heapBytes = s.h;
+  e.wrap = s.w;
+  if (s.n !== undefined) e.ndn = s.n;
+  if (s.o) e.origin = { file: s.o[0], line: s.o[1], index: s.o[2] };
+  if (s.c !== undefined) e.category = s.c;
+  return e;
+}
+
+/** Bytes queued or read at once. */
+const CHUNK_BYTES = 1 << 20;
 
 export class Spill {
-  private pending: Array<[string, string]> = [];
-  private pendingChars = 0;
+  private pending: Array<[string, Uint8Array]> = [];
+  private pendingBytes = 0;
   private stored = 0;
   private closed = false;
 
-  private constructor(private readonly db: Level<string, string>, readonly dir: string, private readonly owned: boolean) {}
+  private constructor(private readonly db: Level<string, Uint8Array>, readonly dir: string, private readonly owned: boolean) {}
 
   /** Open a fresh spill store in a new directory under `parent` (default: the OS temp dir); removed on close. */
   static async open(parent?: string): Promise<Spill> {
@@ -123,7 +155,7 @@ export class Spill {
     } catch (err) {
       throw new LdapflowError('STATE_SPILL_OPEN', `cannot create a spill directory under ${parent ?? tmpdir()}: ${(err as Error).message}`, { cause: err });
     }
-    const db = new Level<string, string>(dir, { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    const db = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
     try {
       await db.open();
     } catch (err) {
@@ -141,8 +173,8 @@ export class Spill {
   async put(key: string, rec: SpillRecord): Promise<void> {
     const v = encodeRecord(rec);
     this.pending.push([key, v]);
-    this.pendingChars += v.length;
-    if (this.pending.length >= 1000 || this.pendingChars >= CHUNK_CHARS) await this.flush();
+    this.pendingBytes += v.length;
+    if (this.pending.length >= 1000 || this.pendingBytes >= CHUNK_BYTES) await this.flush();
   }
 
   async flush(): Promise<void> {
@@ -150,7 +182,7 @@ export class Spill {
     if (this.pending.length === 0) return;
     const ops = this.pending;
     this.pending = [];
-    this.pendingChars = 0;
+    this.pendingBytes = 0;
     const b = this.db.batch();
     for (const [k, v] of ops) b.put(k, v);
     try {
@@ -166,7 +198,7 @@ export class Spill {
     const at = this.pending.findIndex((p) => p[0] === key);
     if (at >= 0) {
       const v = this.pending.splice(at, 1)[0][1];
-      this.pendingChars -= v.length;
+      this.pendingBytes -= v.length;
       return decodeRecord(v);
     }
     const v = await this.db.get(key);
@@ -178,7 +210,7 @@ export class Spill {
 
   /**
    * Read every record whose key starts with `prefix`, in key order, with its key, in chunks of up to 1,000 records
-   * and about 1 MiB of text, and delete them unless `remove` is false (at end of input, when nothing is spilled any
+   * and about 1 MiB, and delete them unless `remove` is false (at end of input, when nothing is spilled any
    * more and the store goes soon: deleting then was ~0.4 s of the ordering stage's last pass at 1M entries). The next
    * chunk is read, and this one's keys deleted, while the caller works on this one: awaiting each read and each delete
    * kept that pass idle ~1.5 s at 1M entries (measured). A failed delete is reported by the next flush.
@@ -187,22 +219,22 @@ export class Spill {
     await this.flush();
     const range = { gte: prefix, lt: prefix + '\uffff' };
     const it = this.db.iterator(range);
-    let next: Promise<Array<[string, string]>> | undefined = it.nextv(Math.min(chunk, 64));
+    let next: Promise<Array<[string, Uint8Array]>> | undefined = it.nextv(Math.min(chunk, 64));
     try {
       for (;;) {
-        const rows: Array<[string, string]> = await next!;
+        const rows: Array<[string, Uint8Array]> = await next!;
         next = undefined;
         if (rows.length === 0) break;
-        let chars = 0;
-        for (const [, v] of rows) chars += v.length;
+        let bytes = 0;
+        for (const [, v] of rows) bytes += v.length;
         if (remove) {
           const del = this.db.batch();
           for (const [k] of rows) del.del(k);
           this.background(del.write());
         }
         this.stored -= rows.length;
-        // The next read: as many records as fit in the text budget at this chunk's average size.
-        next = it.nextv(Math.max(1, Math.min(chunk, Math.floor(CHUNK_CHARS / Math.max(1, chars / rows.length)))));
+        // The next read: as many records as fit in the byte budget at this chunk's average size.
+        next = it.nextv(Math.max(1, Math.min(chunk, Math.floor(CHUNK_BYTES / Math.max(1, bytes / rows.length)))));
         yield rows.map(([k, v]) => [k, decodeRecord(v)]);
       }
     } finally {
