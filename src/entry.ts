@@ -186,6 +186,11 @@ export function base64Of(v: Value): string {
   return sourceBase64.get(v) ?? Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64');
 }
 
+/** `o` moved down by `lines` and `records` (a chunk parsed in a worker counts both from 0): a new object. */
+export function shiftedOrigin(o: Origin, lines: number, records: number): Origin {
+  return { file: o.file, line: o.line + lines, index: o.index + records };
+}
+
 /**
  * A rough size of a record on the JavaScript heap: object and map overhead plus two bytes per character. The
  * ordering stage's memory budget counts records with it (a text entry too, measured before it became text, so that

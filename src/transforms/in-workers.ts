@@ -24,7 +24,7 @@ import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import { Piscina } from 'piscina';
 import { LdapflowError } from '../errors.js';
-import type { Batch, LdifRecord, Reject } from '../entry.js';
+import { shiftedOrigin, type Batch, type LdifRecord, type Reject } from '../entry.js';
 import type { MapStage, Source, Stage } from '../stage.js';
 import type { ParseMode } from '../sources/ldif-parser.js';
 import { decodedInput, gunzipWanted, inputInfo } from '../sources/ldif-file.js';
@@ -140,9 +140,9 @@ function diedError(err: unknown, where: string, dn?: string): LdapflowError {
 }
 
 function shiftOrigin(r: Reject, lineOffset: number, indexOffset: number): void {
-  if (r.origin) r.origin = { file: r.origin.file, line: r.origin.line + lineOffset, index: r.origin.index + indexOffset };
+  if (r.origin) r.origin = shiftedOrigin(r.origin, lineOffset, indexOffset);
   const rec = r.record;
-  if (rec?.origin) rec.origin = { file: rec.origin.file, line: rec.origin.line + lineOffset, index: rec.origin.index + indexOffset };
+  if (rec?.origin) rec.origin = shiftedOrigin(rec.origin, lineOffset, indexOffset);
 }
 
 /** A started task. Boxed: an async generator awaits a promise it yields, which would run one task at a time. */

@@ -12,7 +12,7 @@
  * the parser remembered it, so the writer's output stays byte-identical). Records this form does not carry (change
  * records other than add, records with controls) travel in `side`, structured-cloned, at their position.
  */
-import { base64Of, rememberBase64, type Attribute, type LdifRecord, type Origin, type Value } from '../entry.js';
+import { base64Of, rememberBase64, shiftedOrigin, type Attribute, type LdifRecord, type Origin, type Value } from '../entry.js';
 
 export interface EncodedRecords {
   /** The records' fields, flat, in segments of whole records (see SEGMENT). */
@@ -68,22 +68,32 @@ export function encodeRecords(records: LdifRecord[]): EncodedRecords {
 }
 
 /**
+ * Records that travel whole (structured-cloned) at their positions among encoded ones: called with each position in
+ * turn, gives the record at it (its origin moved by the offsets), or undefined when none travels there.
+ */
+export function sideReader(side: Array<[number, LdifRecord]>, lineOffset: number, indexOffset: number): (i: number) => LdifRecord | undefined {
+  let si = 0;
+  return (i) => {
+    if (si >= side.length || side[si][0] !== i) return undefined;
+    const r = side[si++][1];
+    if (r.origin && (lineOffset || indexOffset)) r.origin = shiftedOrigin(r.origin, lineOffset, indexOffset);
+    return r;
+  };
+}
+
+/**
  * Decode wire form back to records. `lineOffset`/`indexOffset` are added to every origin (a chunk parsed in a worker
  * counts lines and records from 0).
  */
 export function decodeRecords(e: EncodedRecords, lineOffset = 0, indexOffset = 0): LdifRecord[] {
   const out: LdifRecord[] = new Array(e.n);
+  const sideAt = sideReader(e.side, lineOffset, indexOffset);
   let seg = 0;
   let f = e.f[0];
-  let si = 0;
   let k = 0;
   for (let i = 0; i < e.n; i++) {
-    if (si < e.side.length && e.side[si][0] === i) {
-      const r = e.side[si++][1];
-      if (r.origin && (lineOffset || indexOffset)) r.origin = { file: r.origin.file, line: r.origin.line + lineOffset, index: r.origin.index + indexOffset };
-      out[i] = r;
-      continue;
-    }
+    const r = sideAt(i);
+    if (r) { out[i] = r; continue; }
     if (k >= f.length) { f = e.f[++seg]; k = 0; }
     const attrs = new Map<string, Attribute>();
     const rec = (f[k] === 'e'

@@ -38,6 +38,7 @@ import { formatAttrLines, formatRecordTo, JOIN_PARTS } from '../sinks/ldif-forma
 import { parseLdifText } from '../sources/ldif-parser.js';
 import { normalizeDn } from '../dn.js';
 import { hash64, HASH, ownString } from '../strings.js';
+import { sideReader } from './record-codec.js';
 
 export class TextEntry implements Entry {
   readonly kind = 'entry' as const;
@@ -334,15 +335,11 @@ export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, wrap: number,
   const ints = w.i;
   let q = 0;
   let hq = 0;
-  let si = 0;
+  const sideAt = sideReader(w.side, lineOffset, indexOffset);
   let start = 0;
   for (let i = 0; i < w.n; i++) {
-    if (si < w.side.length && w.side[si][0] === i) {
-      const r = w.side[si++][1];
-      if (r.origin && (lineOffset || indexOffset)) r.origin = { file: r.origin.file, line: r.origin.line + lineOffset, index: r.origin.index + indexOffset };
-      out[i] = r;
-      continue;
-    }
+    const r = sideAt(i);
+    if (r) { out[i] = r; continue; }
     if (k >= f.length) { f = w.s[++seg]; k = 0; }
     const dn = f[k];
     const ndn = f[k + 1];
