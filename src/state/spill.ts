@@ -13,7 +13,7 @@
  * are most of what spills, and their text and hashes inside JSON (escaped, base64) were most of its bytes and of the
  * time to write and read them.
  */
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, mkdirSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
@@ -263,10 +263,97 @@ export class Spill {
     }
   }
 
+  // ---- records kept in order: an append-only file ----
+  // Records held until the end of input (the ordering stage's groups waiting for their members) are read back once,
+  // in the order they were put, never by prefix: a plain file does that, with an index of where each one is. Through
+  // LevelDB the end-of-input pass waited ~0.9 s at 1M entries for its reads (measured); here they are sequential
+  // reads of a few MiB. A record put again under the same number (a duplicate DN replacing a held one) is appended and
+  // the index points to it; the old bytes stay unused.
+  private qfd: number | undefined;
+  private qEnd = 0; // bytes in the file, staged ones included
+  private qStage = Buffer.allocUnsafeSlow(1 << 20);
+  private qStaged = 0;
+  private readonly qAt = new Map<number, [number, number]>(); // seq -> [offset, length]
+
+  /** Write the staged bytes to the file. */
+  private qFlush(): void {
+    if (this.qStaged === 0) return;
+    this.qfd ??= openSync(join(this.dir, 'queue'), 'w+');
+    let off = 0;
+    while (off < this.qStaged) off += writeSync(this.qfd, this.qStage, off, this.qStaged - off, this.qEnd - this.qStaged + off);
+    this.qStaged = 0;
+  }
+
+  /** Keep a record under the number `seq` (read back in order of number by takeQueued). */
+  putQueued(seq: number, rec: SpillRecord): void {
+    const v = encodeRecord(rec);
+    if (this.qStaged + v.length > this.qStage.length) this.qFlush();
+    if (v.length > this.qStage.length) {
+      this.qfd ??= openSync(join(this.dir, 'queue'), 'w+');
+      let off = 0;
+      while (off < v.length) off += writeSync(this.qfd, v, off, v.length - off, this.qEnd + off);
+    } else {
+      this.qStage.set(v, this.qStaged);
+      this.qStaged += v.length;
+    }
+    this.qAt.set(seq, [this.qEnd, v.length]);
+    this.qEnd += v.length;
+  }
+
+  /** Read and remove the record kept under `seq`; undefined when there is none. */
+  takeQueuedOne(seq: number): SpillRecord | undefined {
+    const at = this.qAt.get(seq);
+    if (!at) return undefined;
+    this.qAt.delete(seq);
+    this.qFlush();
+    const b = Buffer.allocUnsafe(at[1]);
+    let off = 0;
+    while (off < at[1]) off += readSync(this.qfd!, b, off, at[1] - off, at[0] + off);
+    return decodeRecord(b);
+  }
+
+  /**
+   * Every record kept, by ascending number, with the number, in chunks of up to 1,000 records or about 1 MiB. Read
+   * in windows of 4 MiB (a record out of place, put again later, by a read of its own).
+   */
+  async *takeQueued(chunk = 1000): AsyncGenerator<Array<[number, SpillRecord]>> {
+    this.qFlush();
+    const seqs = [...this.qAt.keys()].sort((a, b) => a - b);
+    let win = Buffer.allocUnsafeSlow(1 << 22);
+    let winStart = 0;
+    let winLen = 0;
+    let out: Array<[number, SpillRecord]> = [];
+    let bytes = 0;
+    for (const seq of seqs) {
+      const [off, len] = this.qAt.get(seq)!;
+      if (off < winStart || off + len > winStart + winLen) {
+        if (len > win.length) win = Buffer.allocUnsafeSlow(len);
+        winStart = off;
+        winLen = 0;
+        const want = Math.min(win.length, this.qEnd - off);
+        while (winLen < want) {
+          const n = readSync(this.qfd!, win, winLen, want - winLen, off + winLen);
+          if (n === 0) break;
+          winLen += n;
+        }
+      }
+      out.push([seq, decodeRecord(win.subarray(off - winStart, off - winStart + len))]);
+      bytes += len;
+      if (out.length >= chunk || bytes >= CHUNK_BYTES) {
+        yield out;
+        out = [];
+        bytes = 0;
+      }
+    }
+    this.qAt.clear();
+    if (out.length) yield out;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     this.pending = [];
+    if (this.qfd !== undefined) { closeSync(this.qfd); this.qfd = undefined; }
     await this.bg; // deletes still under way (their failure no longer matters: the store goes)
     await this.db.close();
     if (this.owned) rmSync(this.dir, { recursive: true, force: true });

@@ -405,7 +405,7 @@ class OrderState {
       this.setState(idx, HELD_MEM);
     } else {
       const sp = await this.getSpill();
-      await sp.put('h\0' + hex(seq), rec);
+      sp.putQueued(seq, rec);
       this.heldDiskSeq.set(idx, seq);
       this.setState(idx, HELD_DISK);
       this.bump('ORDER_SPILLED');
@@ -441,11 +441,16 @@ class OrderState {
       const est = estimate(rec);
       this.memBytes += est;
       if (s === HELD_MEM) this.heldBytes += est;
-    } else if (s === WAIT_DISK || s === HELD_DISK) {
-      const key = s === WAIT_DISK ? 'w\0' + p + '\0' + hex(idx) : 'h\0' + hex(this.heldDiskSeq.get(idx)!);
+    } else if (s === WAIT_DISK) {
+      const key = 'w\0' + p + '\0' + hex(idx);
       const sp = await this.getSpill();
       old = await sp.take(key);
       await sp.put(key, rec);
+    } else if (s === HELD_DISK) {
+      const seq = this.heldDiskSeq.get(idx)!;
+      const sp = await this.getSpill();
+      old = sp.takeQueuedOne(seq);
+      sp.putQueued(seq, rec);
     }
     if (old) this.reject(old, 'ORDER_DUPLICATE_DN', msg);
   }
@@ -727,7 +732,7 @@ class OrderState {
       const r = this.drop(i);
       if (r) { memRecs.push(r); memKeys.push(heldSeq[k]); }
     }
-    const disk = this.heldDiskSeq.size > 0 ? this.spill!.takePrefix('h\0', false) : undefined;
+    const disk = this.heldDiskSeq.size > 0 ? this.spill!.takeQueued() : undefined;
     this.heldDiskSeq.clear();
     for await (const chunk of mergeByKey(memRecs, memKeys, disk)) {
       for (const r of chunk) this.ready.push(r);
@@ -1020,16 +1025,16 @@ function grown<T extends Uint8Array | Uint32Array | Int32Array>(a: T, idx: numbe
 }
 
 /**
- * Records of one group from memory (with their keys, ascending) and from the spill (whose keys end in the same
- * number as 8 hex digits, ascending), merged in key order, a chunk at a time as the disk is read.
+ * Records of one group from memory (with their keys, ascending) and from the spill (keyed by the same numbers, or by
+ * strings that end in them as 8 hex digits, ascending), merged in key order, a chunk at a time as the disk is read.
  */
-async function* mergeByKey(mem: Rec[], memKeys: number[], disk?: AsyncIterable<Array<[string, Rec]>>): AsyncGenerator<Rec[]> {
+async function* mergeByKey(mem: Rec[], memKeys: number[], disk?: AsyncIterable<Array<[string | number, Rec]>>): AsyncGenerator<Rec[]> {
   let h = 0;
   if (disk) {
     for await (const chunk of disk) {
       const out: Rec[] = [];
       for (const [k, r] of chunk) {
-        const n = parseInt(k.slice(-8), 16);
+        const n = typeof k === 'number' ? k : parseInt(k.slice(-8), 16);
         while (h < mem.length && memKeys[h] < n) out.push(mem[h++]);
         out.push(r);
       }

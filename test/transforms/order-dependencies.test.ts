@@ -360,6 +360,30 @@ t.test('records held for references take at most half of the buffer: children wa
   t.same(r.out.map(dump), (await order(input(), { baseDn: 'dc=com' })).out.map(dump));
 });
 
+t.test('a held record on disk replaced by a later one with its DN: the later one takes its place, the earlier is rejected', async (t) => {
+  const input = () => {
+    const recs: LdifRecord[] = [e('dc=example,dc=com'), e('ou=Groups,dc=example,dc=com')];
+    for (let g = 0; g < 20; g++) recs.push(e(`cn=g${g},ou=Groups,dc=example,dc=com`, ['member', `uid=p${g},ou=People,dc=example,dc=com`]));
+    // Twice each: a group held on disk (g17) and one held in memory (g2), both replaced while held.
+    recs.push(e('CN=G17,ou=Groups,dc=example,dc=com', ['member', 'uid=p1,ou=People,dc=example,dc=com'], ['description', 'second']));
+    recs.push(e('cn=g2,ou=Groups,dc=example,dc=com', ['member', 'uid=p3,ou=People,dc=example,dc=com'], ['description', 'second']));
+    recs.push(e('ou=People,dc=example,dc=com'));
+    for (let g = 0; g < 20; g++) recs.push(e(`uid=p${g},ou=People,dc=example,dc=com`));
+    return recs;
+  };
+  const small = await order(input(), { baseDn: 'dc=com', bufferEntries: 10 });
+  const big = await order(input(), { baseDn: 'dc=com' });
+  t.ok(small.counts.ORDER_SPILLED > 0, `spilled ${small.counts.ORDER_SPILLED}`);
+  t.equal(big.counts.ORDER_SPILLED, undefined, 'nothing spilled with the default buffer');
+  for (const r of [small, big]) {
+    t.same(r.rejects.map((x) => [x.code, x.dn]).sort(), [['ORDER_DUPLICATE_DN', 'cn=g17,ou=Groups,dc=example,dc=com'], ['ORDER_DUPLICATE_DN', 'cn=g2,ou=Groups,dc=example,dc=com']], 'the earlier records are rejected');
+    const g17 = r.out.find((x) => x.dn.toLowerCase() === 'cn=g17,ou=groups,dc=example,dc=com')!;
+    t.equal(g17.dn, 'CN=G17,ou=Groups,dc=example,dc=com', 'the later g17 is written');
+    t.same(getStrings(g17 as never, 'description'), ['second'], 'with its own attributes');
+  }
+  t.same(small.out.map(dump), big.out.map(dump), 'from disk and from memory: the same records in the same order');
+});
+
 t.test('exact spellings of DNs, kept off the heap', async (t) => {
   const { Spellings } = await import('../../src/transforms/order-dependencies.js');
   const sp = new Spellings();
