@@ -1,6 +1,6 @@
 /**
  * Spill: records that must wait (a barrier stage over its memory bound) parked on disk in LevelDB, read back by key
- * prefix. The only reason for a LevelDB here is ordered prefix scans; writes go in chained batches of up to 1,000
+ * prefix; records that are only ever read back once, in order, in an append-only file instead (putQueued, below). The only reason for a LevelDB here is ordered prefix scans; writes go in chained batches of up to 1,000
  * records or 1 MiB, whichever comes first (measured ~330k ops/s; an options object on the array form of batch()
  * was 3x slower), and reads come back in chunks of up to 1,000 records or about 1 MiB: a group with a hundred members
  * is ~14 KB of JSON, and 1,000 of them queued or read at once were 14 MB of strings that lived long enough to reach

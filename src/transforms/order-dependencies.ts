@@ -4,7 +4,8 @@
  * - An entry whose parent has not passed yet waits, keyed by the parent's normalized DN, and is released as soon as
  *   the parent passes (releases cascade). The parents of `baseDn` (and the base itself), `existing` DNs and the root
  *   count as present.
- * - At most `bufferEntries` records wait in memory; the rest spill to LevelDB (src/state/spill.ts).
+ * - At most `bufferEntries` records wait in memory; the rest spill to disk (src/state/spill.ts: LevelDB for children
+ *   waiting on a parent, read back by parent; a plain file for records held until the end of input).
  * - At end of input, entries whose parent never came are rejected `ORDER_MISSING_PARENT` (with every entry waiting
  *   below them), or get a generated parent with `createMissingParents`.
  * - When no `baseDn` and no `existing` are given, the top of the data is guessed (`ORDER_ROOT_ASSUMED`, one note
