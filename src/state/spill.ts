@@ -1,7 +1,8 @@
 /**
  * Spill: records that must wait (a barrier stage over its memory bound) parked on disk in LevelDB, read back by key
- * prefix; records that are only ever read back once, in order, in an append-only file instead (putQueued, below). The only reason for a LevelDB here is ordered prefix scans; writes go in chained batches of up to 1,000
- * records or 1 MiB, whichever comes first (measured ~330k ops/s; an options object on the array form of batch()
+ * prefix; records that are only ever read back once, in order, in an append-only file instead (putQueued, below).
+ * The only reason for a LevelDB here is ordered prefix scans; writes go in chained batches of up to 1,000 records or
+ * 1 MiB, whichever comes first (measured ~330k ops/s; an options object on the array form of batch()
  * was 3x slower), and reads come back in chunks of up to 1,000 records or about 1 MiB: a group with a hundred members
  * is ~14 KB of JSON, and 1,000 of them queued or read at once were 14 MB of strings that lived long enough to reach
  * the old generation.
@@ -278,10 +279,32 @@ export class Spill {
   /** Write the staged bytes to the file. */
   private qFlush(): void {
     if (this.qStaged === 0) return;
-    this.qfd ??= openSync(join(this.dir, 'queue'), 'w+');
-    let off = 0;
-    while (off < this.qStaged) off += writeSync(this.qfd, this.qStage, off, this.qStaged - off, this.qEnd - this.qStaged + off);
+    this.qWrite(this.qStage.subarray(0, this.qStaged), this.qEnd - this.qStaged);
     this.qStaged = 0;
+  }
+
+  private qWrite(b: Uint8Array, at: number): void {
+    try {
+      this.qfd ??= openSync(join(this.dir, 'queue'), 'w+');
+      for (let off = 0; off < b.length;) off += writeSync(this.qfd, b, off, b.length - off, at + off);
+    } catch (err) {
+      throw new LdapflowError('STATE_SPILL_WRITE', `cannot write to the spill store ${this.dir}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Read `len` bytes at `at` into `b`; fewer than asked (the file is shorter) is an error. */
+  private qRead(b: Buffer, len: number, at: number): void {
+    let got = 0;
+    try {
+      while (got < len) {
+        const n = readSync(this.qfd!, b, got, len - got, at + got);
+        if (n === 0) break;
+        got += n;
+      }
+    } catch (err) {
+      throw new LdapflowError('STATE_SPILL_READ', `cannot read the spill store ${this.dir}: ${(err as Error).message}`, { cause: err });
+    }
+    if (got < len) throw new LdapflowError('STATE_SPILL_READ', `the spill store ${this.dir} is shorter than what was written to it`);
   }
 
   /** Keep a record under the number `seq` (read back in order of number by takeQueued). */
@@ -289,9 +312,7 @@ export class Spill {
     const v = encodeRecord(rec);
     if (this.qStaged + v.length > this.qStage.length) this.qFlush();
     if (v.length > this.qStage.length) {
-      this.qfd ??= openSync(join(this.dir, 'queue'), 'w+');
-      let off = 0;
-      while (off < v.length) off += writeSync(this.qfd, v, off, v.length - off, this.qEnd + off);
+      this.qWrite(v, this.qEnd);
     } else {
       this.qStage.set(v, this.qStaged);
       this.qStaged += v.length;
@@ -307,8 +328,7 @@ export class Spill {
     this.qAt.delete(seq);
     this.qFlush();
     const b = Buffer.allocUnsafe(at[1]);
-    let off = 0;
-    while (off < at[1]) off += readSync(this.qfd!, b, off, at[1] - off, at[0] + off);
+    this.qRead(b, at[1], at[0]);
     return decodeRecord(b);
   }
 
@@ -329,13 +349,8 @@ export class Spill {
       if (off < winStart || off + len > winStart + winLen) {
         if (len > win.length) win = Buffer.allocUnsafeSlow(len);
         winStart = off;
-        winLen = 0;
-        const want = Math.min(win.length, this.qEnd - off);
-        while (winLen < want) {
-          const n = readSync(this.qfd!, win, winLen, want - winLen, off + winLen);
-          if (n === 0) break;
-          winLen += n;
-        }
+        winLen = Math.min(win.length, this.qEnd - off);
+        this.qRead(win, winLen, off);
       }
       out.push([seq, decodeRecord(win.subarray(off - winStart, off - winStart + len))]);
       bytes += len;
