@@ -12,7 +12,7 @@ import { ndnOf } from '../entry.js';
 import { countOn, type MapStage } from '../stage.js';
 import { LdapflowError } from '../errors.js';
 import { normalizeDn } from '../dn.js';
-import { ownString } from '../strings.js';
+import { ListMemo } from '../list-memo.js';
 import { parseFilter, matchFilter, type Filter, type MatchOptions } from '../filter.js';
 import { Schema, type SchemaData } from '../schema/schema.js';
 
@@ -80,12 +80,6 @@ const PRIORITY: Record<string, number> = {
 
 const CATEGORY_NAME = /^[a-z][a-z0-9_]*$/;
 
-interface ClassListNode {
-  next?: Map<string, ClassListNode>;
-  /** The category of the class list that ends here. */
-  cat?: string;
-}
-
 interface CompiledRule {
   category: string;
   filter?: Filter;
@@ -98,12 +92,8 @@ export class Classifier {
   private readonly schema?: Schema;
   private readonly builtins: boolean;
   private readonly classCache = new Map<string, string | null>();
-  /** Class lists seen (see classSetCategory) and how many tree nodes they hold. */
-  private readonly setRoot: ClassListNode = {};
-  private setNodes = 0;
-  /** The last class list looked up in the tree (owned copies) and its category. */
-  private lastList: string[] = [];
-  private lastCat = 'unknown';
+  /** The category of each class list seen (list-memo.ts). */
+  private readonly listCategories = new ListMemo<string>((values) => this.classListCategory(values), 10000);
   private readonly matchOpts: MatchOptions;
 
   constructor(opts: CategorizeOptions = {}) {
@@ -174,42 +164,10 @@ export class Classifier {
     if (!this.builtins) return 'unknown';
     const oc = e.attrs.get('objectclass');
     if (oc && oc.values.length) {
-      const best = this.classSetCategory(oc.values);
+      const best = this.listCategories.get('', oc.values);
       if (best !== 'unknown') return best;
     }
     return byDn(e) ?? byAttributes(e) ?? 'unknown';
-  }
-
-  /**
-   * The category of an entry's class list, remembered by the values as spelled, one tree level per value: an export
-   * repeats a few class lists, and walking the tree hashes each short value once, where a joined, lower-cased key
-   * was built (two strings) and hashed per entry.
-   */
-  private classSetCategory(values: Value[]): string {
-    // Neighbours mostly share their class list: comparing with the last one hashes nothing.
-    const last = this.lastList;
-    if (values.length === last.length) {
-      let i = 0;
-      while (i < last.length && values[i] === last[i]) i++;
-      if (i === last.length) return this.lastCat;
-    }
-    let node = this.setRoot;
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      if (typeof v !== 'string') return this.classListCategory(values);
-      let next = node.next?.get(v);
-      if (next === undefined) {
-        if (this.setNodes >= 10000) return this.classListCategory(values);
-        next = {};
-        (node.next ??= new Map()).set(ownString(v), next);
-        this.setNodes++;
-      }
-      node = next;
-    }
-    const cat = (node.cat ??= this.classListCategory(values));
-    this.lastList = values.map((v) => ownString(v as string));
-    this.lastCat = cat;
-    return cat;
   }
 
   /** The most specific category of any class in the list (`unknown` when none has one). */

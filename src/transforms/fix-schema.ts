@@ -54,7 +54,7 @@
 import type { Attribute, Batch, Entry, LdifRecord, Modification, Note, Reject, Value, AddRecord } from '../entry.js';
 import { ndnOf } from '../entry.js';
 import { normalizeDn, rdnOf } from '../dn.js';
-import { ownString } from '../strings.js';
+import { ListMemo } from '../list-memo.js';
 import { LdapflowError } from '../errors.js';
 import { countOn, type MapStage } from '../stage.js';
 import { Schema, SYNTAX, keyOf, type SchemaData } from '../schema/schema.js';
@@ -259,12 +259,6 @@ interface Plan {
   extensible: boolean;
 }
 
-interface ListNode {
-  next?: Map<string, ListNode>;
-  /** The plan of the class list that ends here. */
-  plan?: Plan;
-}
-
 interface Cx {
   batch: Batch;
   rec: LdifRecord;
@@ -411,12 +405,8 @@ class Fixer {
   private readonly auxEq: Map<string, string>;
   private readonly attrCache = new Map<string, AttrInfo>();
   private readonly planCache = new Map<string, Plan>();
-  /** Class lists as spelled, by RDN types (see planByList), how many lists it holds, and the last list looked up. */
-  private planRoot = new Map<string, ListNode>();
-  private planLists = 0;
-  private lastList: Value[] = [];
-  private lastRdnTypes = '';
-  private lastPlan: Plan | undefined;
+  /** First level of the plan cache: by RDN types and the classes exactly as spelled (list-memo.ts), no sorting. */
+  private readonly plansByList = new ListMemo<Plan>((ocValues, rdnTypes) => this.planBySortedList(ocValues, rdnTypes), 20000);
   private readonly extName: string | undefined;
   private readonly es: EntryState = {
     plan: undefined as unknown as Plan, cx: undefined as unknown as Cx, rdn: [], keys: [], attrs: [], own: [], n: 0,
@@ -515,7 +505,8 @@ class Fixer {
 
   /** The class plan for an entry; cached by class list + RDN types (+ attribute set when ambiguous). */
   plan(ocValues: Value[], rdnTypes: string, attrs: Map<string, Attribute>): Plan {
-    const p = this.planByList(ocValues, rdnTypes);
+    // First level: the class list as spelled; a list not seen yet is looked up by its sorted classes.
+    const p = this.plansByList.get(rdnTypes, ocValues);
     if (!p.ambiguous) return p;
     let raw = rdnTypes;
     for (let i = 0; i < ocValues.length; i++) raw += '\u0001' + (ocValues[i] as string);
@@ -531,52 +522,6 @@ class Fixer {
       this.remember(this.planCache, key2, p2);
     }
     return p2;
-  }
-
-  /**
-   * First level: the classes exactly as spelled (exports spell them the same way every time), no sorting. The last
-   * entry's list is compared first (neighbours mostly share it), then a tree with one level per value: short values
-   * are hashed, never a joined key built per entry. A list not seen yet is looked up by its sorted classes.
-   */
-  private planByList(ocValues: Value[], rdnTypes: string): Plan {
-    const last = this.lastList;
-    if (rdnTypes === this.lastRdnTypes && ocValues.length === last.length) {
-      let i = 0;
-      while (i < last.length && ocValues[i] === last[i]) i++;
-      if (i === last.length) return this.lastPlan!;
-    }
-    for (let i = 0; i < ocValues.length; i++) {
-      if (typeof ocValues[i] !== 'string') return this.planBySortedList(ocValues, rdnTypes); // binary: not remembered here
-    }
-    let node = this.listNode(ocValues as string[], rdnTypes);
-    let p = node.plan;
-    if (!p) {
-      p = this.planBySortedList(ocValues, rdnTypes);
-      // As many class lists as the old per-list map held (it was emptied past 20000).
-      if (this.planLists > 20000) {
-        this.planRoot = new Map();
-        this.planLists = 0;
-        node = this.listNode(ocValues as string[], rdnTypes);
-      }
-      node.plan = p;
-      this.planLists++;
-    }
-    this.lastList = ocValues.map((v) => ownString(v as string));
-    this.lastRdnTypes = ownString(rdnTypes);
-    this.lastPlan = p;
-    return p;
-  }
-
-  /** The tree node of a class list, made on the way when missing. */
-  private listNode(ocValues: string[], rdnTypes: string): ListNode {
-    let node: ListNode | undefined = this.planRoot.get(rdnTypes);
-    if (!node) this.planRoot.set(ownString(rdnTypes), (node = {}));
-    for (let i = 0; i < ocValues.length; i++) {
-      let next: ListNode | undefined = node.next?.get(ocValues[i]);
-      if (!next) (node.next ??= new Map()).set(ownString(ocValues[i]), (next = {}));
-      node = next;
-    }
-    return node;
   }
 
   /** Second level: the classes sorted and lower-cased. */
