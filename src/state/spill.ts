@@ -25,22 +25,22 @@ import { TextEntry } from '../transforms/text-record.js';
 export type SpillRecord = Entry | AddRecord;
 
 type Enc = string | { b: string };
-interface Stored {
+/** What every stored record keeps: DN, normalized DN, origin, category. */
+interface StoredBase {
   d: string;
   n?: string;
   o?: [string, number, number];
   c?: string;
+}
+
+interface Stored extends StoredBase {
   k?: 1; // an add change record rather than a content entry
   a: Array<[string, ...Enc[]]>;
 }
 
 /** The JSON part of a text entry: its text's length, heap estimate, fold column and references [key, name, values,
  * 1 when their hashes follow the text]. */
-interface StoredText {
-  d: string;
-  n?: string;
-  o?: [string, number, number];
-  c?: string;
+interface StoredText extends StoredBase {
   t: number;
   h: number;
   w: number;
@@ -49,12 +49,22 @@ interface StoredText {
 
 const TEXT_ENTRY = 1;
 
-export function encodeRecord(rec: SpillRecord): Uint8Array {
-  if (rec instanceof TextEntry && rec.buf) return encodeText(rec);
-  const s: Stored = { d: rec.dn, a: [] };
+function storeBase<S extends StoredBase>(s: S, rec: SpillRecord): S {
   if (rec.ndn !== undefined) s.n = rec.ndn;
   if (rec.origin) s.o = [rec.origin.file, rec.origin.line, rec.origin.index];
   if (rec.category !== undefined) s.c = rec.category;
+  return s;
+}
+
+function restoreBase(rec: SpillRecord, s: StoredBase): void {
+  if (s.n !== undefined) rec.ndn = s.n;
+  if (s.o) rec.origin = { file: s.o[0], line: s.o[1], index: s.o[2] };
+  if (s.c !== undefined) rec.category = s.c;
+}
+
+export function encodeRecord(rec: SpillRecord): Uint8Array {
+  if (rec instanceof TextEntry && rec.buf) return encodeText(rec);
+  const s = storeBase<Stored>({ d: rec.dn, a: [] }, rec);
   if (rec.kind === 'change') s.k = 1;
   for (const a of rec.attrs.values()) {
     const row: [string, ...Enc[]] = [a.name];
@@ -65,10 +75,7 @@ export function encodeRecord(rec: SpillRecord): Uint8Array {
 }
 
 function encodeText(rec: TextEntry): Uint8Array {
-  const s: StoredText = { d: rec.dn, t: rec.end - rec.start, h: rec.heapBytes, w: rec.wrap, r: [] };
-  if (rec.ndn !== undefined) s.n = rec.ndn;
-  if (rec.origin) s.o = [rec.origin.file, rec.origin.line, rec.origin.index];
-  if (rec.category !== undefined) s.c = rec.category;
+  const s = storeBase<StoredText>({ d: rec.dn, t: rec.end - rec.start, h: rec.heapBytes, w: rec.wrap, r: [] }, rec);
   const hashes: Float64Array[] = [];
   let hashBytes = 0;
   if (rec.refs) {
@@ -99,9 +106,7 @@ export function decodeRecord(v: Uint8Array): SpillRecord {
     attrs.set(name.toLowerCase(), { name, values });
   }
   const rec: SpillRecord = s.k ? { kind: 'change', changetype: 'add', dn: s.d, attrs } : { kind: 'entry', dn: s.d, attrs };
-  if (s.n !== undefined) rec.ndn = s.n;
-  if (s.o) rec.origin = { file: s.o[0], line: s.o[1], index: s.o[2] };
-  if (s.c !== undefined) rec.category = s.c;
+  restoreBase(rec, s);
   return rec;
 }
 
@@ -130,9 +135,7 @@ function decodeText(b: Buffer): TextEntry {
   e.hashes = hashes;
   e.heapBytes = s.h;
   e.wrap = s.w;
-  if (s.n !== undefined) e.ndn = s.n;
-  if (s.o) e.origin = { file: s.o[0], line: s.o[1], index: s.o[2] };
-  if (s.c !== undefined) e.category = s.c;
+  restoreBase(e, s);
   return e;
 }
 
@@ -210,13 +213,12 @@ export class Spill {
   }
 
   /**
-   * Read every record whose key starts with `prefix`, in key order, with its key, in chunks of up to 1,000 records
-   * and about 1 MiB, and delete them unless `remove` is false (at end of input, when nothing is spilled any
-   * more and the store goes soon: deleting then was ~0.4 s of the ordering stage's last pass at 1M entries). The next
-   * chunk is read, and this one's keys deleted, while the caller works on this one: awaiting each read and each delete
-   * kept that pass idle ~1.5 s at 1M entries (measured). A failed delete is reported by the next flush.
+   * Read and remove every record whose key starts with `prefix`, in key order, with its key, in chunks of up to
+   * `chunk` records and about 1 MiB. The next chunk is read, and this one's keys deleted, while the caller works on
+   * this one: awaiting each read and each delete kept the ordering stage's end-of-input pass idle ~1.5 s at 1M entries
+   * (measured, when held records still came from here). A failed delete is reported by the next flush.
    */
-  async *takePrefix(prefix: string, remove = true, chunk = 1000): AsyncGenerator<Array<[string, SpillRecord]>> {
+  async *takePrefix(prefix: string, chunk = 1000): AsyncGenerator<Array<[string, SpillRecord]>> {
     await this.flush();
     const range = { gte: prefix, lt: prefix + '\uffff' };
     const it = this.db.iterator(range);
@@ -228,11 +230,9 @@ export class Spill {
         if (rows.length === 0) break;
         let bytes = 0;
         for (const [, v] of rows) bytes += v.length;
-        if (remove) {
-          const del = this.db.batch();
-          for (const [k] of rows) del.del(k);
-          this.background(del.write());
-        }
+        const del = this.db.batch();
+        for (const [k] of rows) del.del(k);
+        this.background(del.write());
         this.stored -= rows.length;
         // The next read: as many records as fit in the byte budget at this chunk's average size.
         next = it.nextv(Math.max(1, Math.min(chunk, Math.floor(CHUNK_BYTES / Math.max(1, bytes / rows.length)))));

@@ -495,7 +495,7 @@ class OrderState {
           // Children in memory and on disk: merged by ordinal as the disk is read, a chunk at a time.
           this.spilledParents.delete(ndn);
           const mem = this.takeWaiting(ndn, list);
-          this.spillIter = mergeByKey(mem[0], mem[1], this.spill!.takePrefix('w\0' + ndn + '\0', !this.final))[Symbol.asyncIterator]();
+          this.spillIter = mergeByKey(mem[0], mem[1], this.spill!.takePrefix('w\0' + ndn + '\0'))[Symbol.asyncIterator]();
         } else if (list) {
           for (const r of this.takeWaiting(ndn, list)[0]) this.ready.push(r);
         }
@@ -811,7 +811,7 @@ class OrderState {
       let disk: AsyncIterable<Array<[string, Rec]>> | undefined;
       if (this.spilledParents.has(q)) {
         this.spilledParents.delete(q);
-        disk = this.spill!.takePrefix('w\0' + q + '\0', !this.final);
+        disk = this.spill!.takePrefix('w\0' + q + '\0');
       }
       for await (const chunk of mergeByKey(recs, keys, disk)) {
         for (const r of chunk) doOne(r);
