@@ -183,13 +183,14 @@ export function refTarget(v: string): string {
 
 /** The four hashes of a reference value (see TextEntry `hashes`), gathered for the batch. */
 function pushHashes(v: string): void {
+  const cut = dnPartEnd(v);
+  const dnPart = cut === v.length ? v : v.slice(0, cut);
   let t: string;
-  try { t = refTarget(v); } catch { hashes.push(NaN); hashes.push(0); hashes.push(0); hashes.push(0); return; }
+  try { t = normalizeDn(dnPart); } catch { hashes.push(NaN); hashes.push(0); hashes.push(0); hashes.push(0); return; }
   const h = hash64(t);
   hashes.push(h[0]);
   hashes.push(h[1]);
-  const cut = dnPartEnd(v);
-  hash64(cut === v.length ? v : v.slice(0, cut));
+  hash64(dnPart);
   hashes.push(HASH[0]);
   hashes.push(HASH[1]);
 }
