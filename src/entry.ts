@@ -19,6 +19,12 @@ export interface Attribute {
   /** The attribute description as spelled in the source, options included (`cn;lang-ja`). */
   name: string;
   values: Value[];
+  /**
+   * Set by the LDIF reader when asked for raw spans (RawSpans in ldif-parser.ts): where the attribute's lines are in
+   * the input, -1 when they cannot be copied. Stages never change an attribute in place (a changed one is a new
+   * object), and a writer using the span checks that values and name are still the ones parsed.
+   */
+  raw?: number;
 }
 
 export interface Control {

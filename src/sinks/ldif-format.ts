@@ -4,7 +4,8 @@
  * 76 columns; since everything but comments is ASCII after base64, folding never splits a UTF-8 character
  * (comments are folded on code-point boundaries, counting UTF-8 bytes). Attribute and value order is kept.
  */
-import { base64Of, type Control, type LdifRecord, type Value } from '../entry.js';
+import { base64Of, type Control, type Entry, type LdifRecord, type Value } from '../entry.js';
+import type { RawSpans } from '../sources/ldif-parser.js';
 import { ownString } from '../strings.js';
 import { TextEntry } from '../transforms/text-record.js';
 
@@ -138,14 +139,7 @@ const posPrefixes: string[] = [];
  * string line by line (every `+` is an allocation).
  */
 export function formatRecordTo(rec: LdifRecord, out: string[], wrap = 76): void {
-  // The first line without a newline before it; each later line brings its own (pushLine); the last newline at the end.
-  const dn = rec.dn;
-  if (!(wrap > 0 && dn.length + 4 > wrap) && !NEEDS_B64.test(dn)) {
-    if (dn === '') out.push('dn:');
-    else out.push('dn: ', dn);
-  } else {
-    out.push(attrLine('dn', dn, wrap, isSafe(dn)));
-  }
+  pushDn(out, rec.dn, wrap);
   if (rec.kind === 'entry') {
     let j = 0;
     for (const a of rec.attrs.values()) {
@@ -193,6 +187,50 @@ export function formatRecordTo(rec: LdifRecord, out: string[], wrap = 76): void 
   out.push('\n');
 }
 
+/** The first line of a record, without a newline before it; each later line brings its own (pushLine); the last
+ * newline comes at the end. */
+function pushDn(out: string[], dn: string, wrap: number): void {
+  if (!(wrap > 0 && dn.length + 4 > wrap) && !NEEDS_B64.test(dn)) {
+    if (dn === '') out.push('dn:');
+    else out.push('dn: ', dn);
+  } else {
+    out.push(attrLine('dn', dn, wrap, isSafe(dn)));
+  }
+}
+
+/**
+ * An entry as formatRecordTo writes it, but with the lines of attributes that came from the input unchanged copied
+ * from it (`src`, the bytes the LDIF reader read, with `spans` noted): what the lines show was checked by the reader
+ * (RawSpans), the values are checked here, and a run of such attributes together in the input is one range. Most
+ * attributes of an export pass a migration unchanged; writing them again was most of the writer's time (the
+ * SAFE-STRING test and pieces per value, a join, a UTF-8 encode), a copy is one memcpy.
+ */
+export function formatEntryRaw(rec: Entry, out: TextPieces, wrap: number, spans: RawSpans, src: Buffer): void {
+  const parts = out.parts;
+  pushDn(parts, rec.dn, wrap);
+  for (const a of rec.attrs.values()) {
+    const r = a.raw;
+    if (r !== undefined && r >= 0 && spans.vals[r] === a.values && spans.names[r] === a.name && writtenAs(spans.kind[r], a.values)) {
+      out.range(src, spans.start[r], spans.end[r]);
+      continue;
+    }
+    const name = a.name;
+    const pfx = prefixOf(name);
+    const vs = a.values;
+    for (let i = 0; i < vs.length; i++) pushLine(parts, name, pfx, vs[i], wrap);
+  }
+  parts.push('\n');
+}
+
+/** Whether pushLine writes every value of `vs` plain (`kind` 1) or every one base64 (2). */
+function writtenAs(kind: number, vs: Value[]): boolean {
+  for (let i = 0; i < vs.length; i++) {
+    const v = vs[i];
+    if ((typeof v === 'string' && !NEEDS_B64.test(v)) !== (kind === 1)) return false;
+  }
+  return true;
+}
+
 /** A comment block (`# text`, folded). */
 export function formatComment(text: string, wrap = 76): string {
   return foldComment('# ' + text, wrap) + '\n';
@@ -214,33 +252,99 @@ export const JOIN_PARTS = 1024;
  * as it is; consecutive ones of one batch (a newline between them there too) in one copy.
  */
 export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: Buffer): { buf: Buffer; len: number } {
-  const pieces: Array<string | TextRange> = [];
-  const parts: string[] = [];
-  let last: TextRange | undefined;
+  const text = new TextPieces();
   for (let i = 0; i < records.length; i++) {
     const rec = records[i];
     if (rec instanceof TextEntry && rec.buf) {
-      if (last && last.buf === rec.buf && last.end + 1 === rec.start) { last.end = rec.end; continue; }
-      if (i > 0) parts.push('\n');
-      if (parts.length) { pieces.push(parts.join('')); parts.length = 0; }
-      pieces.push(last = { buf: rec.buf, start: rec.start, end: rec.end });
+      if (i > 0) {
+        // With the newline between it and the one before when that one's text ends right there: one copy for both.
+        if (text.continues(rec.buf, rec.start - 1)) { text.range(rec.buf, rec.start - 1, rec.end); continue; }
+        text.parts.push('\n');
+      }
+      text.range(rec.buf, rec.start, rec.end);
       continue;
     }
-    last = undefined;
-    if (i > 0) parts.push('\n');
-    formatRecordTo(rec, parts, wrap);
-    if (parts.length >= JOIN_PARTS) { pieces.push(parts.join('')); parts.length = 0; }
+    if (i > 0) text.parts.push('\n');
+    formatRecordTo(rec, text.parts, wrap);
+    text.cut();
   }
-  if (parts.length) pieces.push(parts.join(''));
-  let total = 0;
-  for (const t of pieces) total += typeof t === 'string' ? Buffer.byteLength(t) : t.end - t.start;
-  const buf = into && into.length >= total ? into : Buffer.allocUnsafeSlow(total);
-  let off = 0;
-  for (const t of pieces) off += typeof t === 'string' ? buf.write(t, off) : t.buf.copy(buf, off, t.start, t.end);
-  return { buf, len: total };
+  const { buf, len } = text.write(into);
+  return { buf, len };
 }
 
 interface TextRange { buf: Buffer; start: number; end: number }
+
+/**
+ * Text made of formatted pieces (`parts`, joined ~JOIN_PARTS at a time) and ranges of bytes that exist already,
+ * written into one buffer at the end. `pos` counts characters of the pieces and bytes of the ranges.
+ */
+export class TextPieces {
+  readonly parts: string[] = [];
+  private readonly pieces: Array<string | TextRange> = [];
+  private last: TextRange | undefined;
+  private counted = 0;
+  private len = 0;
+
+  /** Characters and bytes so far. */
+  get pos(): number {
+    this.count();
+    return this.len;
+  }
+
+  private count(): void {
+    const parts = this.parts;
+    for (let k = this.counted; k < parts.length; k++) this.len += parts[k].length;
+    this.counted = parts.length;
+  }
+
+  /** Whether the text so far ends with a range of `buf` ending at `at`. */
+  continues(buf: Buffer, at: number): boolean {
+    return this.parts.length === 0 && this.last !== undefined && this.last.buf === buf && this.last.end === at;
+  }
+
+  /** Bytes `buf[start, end)`: the last range grows when it ends at `start`. */
+  range(buf: Buffer, start: number, end: number): void {
+    this.count();
+    if (this.continues(buf, start)) {
+      this.last!.end = end;
+    } else {
+      this.join();
+      this.pieces.push(this.last = { buf, start, end });
+    }
+    this.len += end - start;
+  }
+
+  /** Join the pieces when there are enough of them. */
+  cut(): void {
+    if (this.parts.length >= JOIN_PARTS) this.join();
+  }
+
+  private join(): void {
+    if (!this.parts.length) return;
+    this.count();
+    this.pieces.push(this.parts.join(''));
+    this.parts.length = 0;
+    this.counted = 0;
+    this.last = undefined;
+  }
+
+  /**
+   * The text in `into` when it fits, else in a new buffer of its size; `ascii`: every piece was ASCII (then `pos`
+   * values were byte offsets).
+   */
+  write(into?: Buffer): { buf: Buffer; len: number; ascii: boolean } {
+    this.join();
+    let total = 0;
+    let chars = 0;
+    for (const t of this.pieces) {
+      if (typeof t === 'string') { total += Buffer.byteLength(t); chars += t.length; } else { total += t.end - t.start; chars += t.end - t.start; }
+    }
+    const buf = into && into.length >= total ? into : Buffer.allocUnsafeSlow(total);
+    let off = 0;
+    for (const t of this.pieces) off += typeof t === 'string' ? buf.write(t, off) : t.buf.copy(buf, off, t.start, t.end);
+    return { buf, len: total, ascii: total === chars };
+  }
+}
 
 /**
  * Text from formatRecordsToBuffer without its first `k` records: records are separated by exactly one blank line and

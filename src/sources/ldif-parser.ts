@@ -32,6 +32,48 @@ export interface ParseOptions {
   resolveUrl?: (url: string) => Uint8Array;
   /** Largest record in bytes before the input is judged not to be LDIF (default 256 MiB). */
   maxRecordBytes?: number;
+  /** Note where attributes' lines are in the input, when written as a writer folding at `spans.wrap` would write
+   * them (see RawSpans). The input's offsets count from the first byte pushed. */
+  rawSpans?: RawSpans;
+}
+
+/**
+ * Where the lines of parsed attributes are in the input, for a writer that copies them instead of writing the values
+ * again (text-record.ts). An attribute gets a span (its `raw`) only when its lines are together in the input and each
+ * is exactly what the writer, folding at `wrap`, makes of its value, as far as the lines show: `name: value` with one
+ * space, or `name:: base64` with one space and canonical base64 (padded, no stray bits), and folded where the writer
+ * folds. The rest the writer checks on the values themselves when it uses a span: each plain one must be a SAFE-STRING
+ * it would write plain, each base64 one a value it would write base64 (bytes, or text that is not a SAFE-STRING); and
+ * the attribute must still hold the very values array and name it had when parsed (stages never change an attribute
+ * in place: a changed attribute is a new object, see fix-schema.ts).
+ */
+export class RawSpans {
+  n = 0;
+  /** Offset of the newline before the attribute's first line. */
+  start = new Int32Array(1024);
+  /** Offset just past its last line (that line's newline, or the end of the input). */
+  end = new Int32Array(1024);
+  /** 1: every line plain; 2: every line base64. */
+  kind = new Uint8Array(1024);
+  vals: Value[][] = [];
+  names: string[] = [];
+  constructor(readonly wrap: number) {}
+
+  add(start: number, end: number, kind: number, name: string, vals: Value[]): number {
+    const i = this.n++;
+    if (i === this.start.length) {
+      const grow = <T extends Int32Array | Uint8Array>(a: T): T => { const b = new (a.constructor as new (n: number) => T)(2 * a.length); b.set(a); return b; };
+      this.start = grow(this.start);
+      this.end = grow(this.end);
+      this.kind = grow(this.kind);
+    }
+    this.start[i] = start;
+    this.end[i] = end;
+    this.kind[i] = kind;
+    this.vals[i] = vals;
+    this.names[i] = name;
+    return i;
+  }
 }
 
 export interface ParseOutput {
@@ -112,12 +154,20 @@ export class LdifParser {
   private shapeLines = 0;
   /** Physical lines of the last record the fast path took. */
   private fastLines = 0;
+  private readonly rawSpans: RawSpans | undefined;
+  /** Characters (bytes) pushed so far; once a CR was dropped, text offsets are no longer input offsets (-1). */
+  private consumed = 0;
+  /** Input offset of `pieces[0]`, of the text being scanned; -1 when unknown (no raw spans then). */
+  private piecesBase = -1;
+  private curBase = -1;
 
   constructor(opts: ParseOptions = {}) {
     this.file = opts.file ?? '<input>';
     this.mode = opts.mode ?? 'auto';
     this.resolveUrl = opts.resolveUrl ?? defaultResolveUrl;
     this.maxRecordBytes = opts.maxRecordBytes ?? 256 * 1024 * 1024;
+    this.rawSpans = opts.rawSpans;
+    if (!this.rawSpans) this.consumed = -1;
   }
 
   /** Feed latin1 text (one char per byte). Complete records go to `out`. */
@@ -129,8 +179,11 @@ export class LdifParser {
       });
     }
     let chunk = text;
+    let base = this.consumed;
+    if (base >= 0) this.consumed += text.length;
     if (this.pendingCR) { chunk = '\r' + chunk; this.pendingCR = false; }
     if (chunk.indexOf('\r') >= 0) {
+      if (base >= 0) { this.consumed = base = this.piecesBase = -1; } // offsets shift from here on
       // CRLF (or mixed) line ends: make them LF; a CR at the very end waits for its LF in the next chunk.
       chunk = chunk.replace(/\r\n/g, '\n');
       if (chunk.charCodeAt(chunk.length - 1) === 13) { this.pendingCR = true; chunk = chunk.slice(0, -1); }
@@ -153,12 +206,12 @@ export class LdifParser {
       const k = sep < 0 ? chunk.length : sep + 2;
       this.pieces.push(k === chunk.length ? chunk : chunk.slice(0, k));
       const headAscii = chunkAscii && this.piecesAscii;
-      this.scan(this.takePieces(), 0, headAscii, out, false);
+      this.scan(this.piecesBase, this.takePieces(), 0, headAscii, out, false);
       if (k === chunk.length) return;
       from = k; // the head ended with a blank line: nothing of it is left waiting
     }
     // The chunk itself, not a slice of it: the fast path reads it in place, and a flat string reads faster.
-    this.scan(chunk, from, chunkAscii, out, false);
+    this.scan(base, chunk, from, chunkAscii, out, false);
   }
 
   /** End of input: the last record (with or without a final newline). */
@@ -166,7 +219,7 @@ export class LdifParser {
     this.pendingCR = false; // a CR ending the input ends its last line
     if (!this.pieces.length) return;
     const ascii = this.piecesAscii;
-    this.scan(this.takePieces(), 0, ascii, out, true);
+    this.scan(this.piecesBase, this.takePieces(), 0, ascii, out, true);
   }
 
   /** The unfinished text, joined; nothing is left waiting. */
@@ -180,9 +233,10 @@ export class LdifParser {
 
   /**
    * Records of `data` from `pos` up to its last record boundary; the rest waits in `pieces` (or, at the end, is the
-   * last record).
+   * last record). `base`: the input offset of `data[0]` (-1: unknown).
    */
-  private scan(data: string, pos: number, ascii: boolean, out: ParseOutput, last: boolean): void {
+  private scan(base: number, data: string, pos: number, ascii: boolean, out: ParseOutput, last: boolean): void {
+    this.curBase = base;
     for (;;) {
       while (data.charCodeAt(pos) === 10) { pos++; this.lineNo++; }
       // Cut at blank lines with a native search; blank lines holding spaces are handled in block().
@@ -194,7 +248,9 @@ export class LdifParser {
     }
     if (pos >= data.length) return;
     let rest = pos ? data.slice(pos) : data;
+    let restBase = base < 0 ? -1 : base + pos;
     if (last) {
+      this.curBase = restBase;
       if (rest.charCodeAt(rest.length - 1) === 10) rest = rest.slice(0, -1);
       this.block(rest, 0, rest.length, ascii || isAscii(rest), out);
       return;
@@ -207,9 +263,11 @@ export class LdifParser {
       if (j >= 0) {
         this.lines(lines.slice(0, j + 1), out);
         rest = lines.slice(j + 1).join('\n');
+        restBase = -1;
       }
     }
     this.pieces = [rest];
+    this.piecesBase = restBase;
     this.piecesLen = rest.length;
     this.piecesAscii = ascii || isAscii(rest);
     if (this.piecesLen > this.maxRecordBytes) this.tooBig();
@@ -274,17 +332,27 @@ export class LdifParser {
     let dn = '';
     let i = 0;
     let lines = 0;
+    // Raw spans (RawSpans): whether each line is folded as the writer folds, and the attribute of the line before.
+    const spans = this.curBase >= 0 ? this.rawSpans : undefined;
+    const wrap = spans ? spans.wrap : 0;
+    let prevA: Attribute | undefined;
     while (p < n) {
       let e = t.indexOf('\n', p);
       if (e < 0) e = n;
       lines++;
+      const p0 = p;
       let s = t;
       let from = p;
       let to = e;
+      let fits = true;
       if (e < n && t.charCodeAt(e + 1) === 32) {
         // A folded line: join its continuation lines.
         let joined = t.slice(p, e);
         let q = e + 1;
+        // The writer's folds: a first line of `wrap` characters, continuation lines of `wrap` (space included) but the
+        // last, which holds 1 to wrap - 1 characters after its space.
+        fits = wrap > 0 && e - p === wrap;
+        let cont = -1;
         while (q < n && t.charCodeAt(q) === 32) {
           let e2 = t.indexOf('\n', q);
           if (e2 < 0) e2 = n;
@@ -292,12 +360,17 @@ export class LdifParser {
           if ((e2 === q + 1 || c1 <= 32 || c1 === 0xa0) && isBlankish(t.slice(q, e2))) return null; // a blank-looking line ends the record
           joined += t.slice(q + 1, e2);
           lines++;
+          if (cont >= 0 && cont !== wrap) fits = false;
+          cont = e2 - q;
           q = e2 + 1;
         }
+        if (cont < 2 || cont > wrap) fits = false;
         s = joined;
         from = 0;
         to = joined.length;
         e = q - 1;
+      } else if (wrap > 0 && e - p > wrap) {
+        fits = false;
       }
       const c0 = s.charCodeAt(from);
       if (c0 === 35 /* # */ || c0 === 9 /* a tab: maybe a blank-looking line */) return null;
@@ -319,6 +392,8 @@ export class LdifParser {
         same = false;
       }
       let v: Value;
+      // Raw spans: 1 a plain line, 2 a base64 line, written as the writer writes them; 0 not.
+      let lineKind = 0;
       const f = s.charCodeAt(c + 1);
       if (f === 58 /* : */) {
         let k = c + 2;
@@ -326,6 +401,7 @@ export class LdifParser {
         const d = decodeBase64(s.slice(k, to));
         if (d === null) return null;
         v = d;
+        if (spans !== undefined && fits && k === c + 3 && canonicalBase64(s, k, to)) lineKind = 2;
       } else if (f === 60 /* < */) {
         return null;
       } else {
@@ -333,6 +409,7 @@ export class LdifParser {
         while (k < to && s.charCodeAt(k) === 32) k++;
         const raw = s.slice(k, to);
         v = ascii ? raw : latin1ToUtf8(raw);
+        if (spans !== undefined && fits && (to === c + 1 || (k === c + 2 && k < to))) lineKind = 1;
       }
       if (i === 0) {
         if (key !== 'dn' || typeof v !== 'string') return null;
@@ -340,7 +417,24 @@ export class LdifParser {
       } else {
         if (key === 'dn') return null;
         if (i === 1 && this.mode !== 'entries' && (key === 'changetype' || key === 'control')) return null;
-        if (same && i < prevLines && firsts[i]) {
+        if (spans !== undefined) {
+          // The same as below, noting spans.
+          let a = same && i < prevLines && firsts[i] ? undefined : attrs.get(key);
+          if (a) {
+            a.values.push(v);
+            const r = a.raw!;
+            if (r >= 0) {
+              if (a === prevA && lineKind === spans.kind[r] && name === a.name) spans.end[r] = this.curBase + e;
+              else a.raw = -1;
+            }
+          } else {
+            const values = [v];
+            const raw = lineKind === 0 ? -1 : spans.add(this.curBase + p0 - 1, this.curBase + e, lineKind, name, values);
+            attrs.set(key, a = { name, values, raw });
+          }
+          firsts[i] = a.values.length === 1;
+          prevA = a;
+        } else if (same && i < prevLines && firsts[i]) {
           // The attribute's first line, as in the previous entry: no lookup needed.
           attrs.set(key, { name, values: [v] });
         } else {
@@ -744,6 +838,20 @@ function decodeBase64(b64: string): Value | null {
   bytes.set(buf.subarray(0, len));
   rememberBase64(bytes, b64);
   return bytes;
+}
+
+/**
+ * Whether valid base64 `s[from, to)` is what Buffer's encoder makes of its bytes: padded to a multiple of 4, no bits
+ * set past the last byte, not empty.
+ */
+function canonicalBase64(s: string, from: number, to: number): boolean {
+  const n = to - from;
+  if (n === 0 || n % 4 !== 0) return false;
+  if (s.charCodeAt(to - 1) !== 61 /* = */) return true;
+  const pad = s.charCodeAt(to - 2) === 61 ? 2 : 1;
+  const c = s.charCodeAt(to - 1 - pad);
+  const v = c >= 97 ? c - 71 : c >= 65 ? c - 65 : c >= 48 ? c + 4 : c === 43 ? 62 : 63;
+  return (v & (pad === 1 ? 3 : 15)) === 0;
 }
 
 /** Standard alphabet, padding only at the end, and a length that decodes whole (padding may be omitted). */

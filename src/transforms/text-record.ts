@@ -34,8 +34,8 @@
  */
 import { heapEstimate, type Attribute, type Entry, type LdifRecord, type Origin } from '../entry.js';
 import { LdapflowError } from '../errors.js';
-import { formatAttrLines, formatRecordTo, JOIN_PARTS } from '../sinks/ldif-format.js';
-import { parseLdifText } from '../sources/ldif-parser.js';
+import { formatAttrLines, formatEntryRaw, formatRecordTo, TextPieces } from '../sinks/ldif-format.js';
+import { parseLdifText, type RawSpans } from '../sources/ldif-parser.js';
 import { normalizeDn } from '../dn.js';
 import { hash64, HASH, ownString } from '../strings.js';
 import { sideReader } from './record-codec.js';
@@ -241,33 +241,32 @@ const hashes = new Grow(new Float64Array(4096));
 
 /**
  * Worker side: write `records` as text into `into` (or a new buffer when it does not fit) and describe them.
- * `refKeys` are the lower-cased reference attributes whose values travel with the text.
+ * `refKeys` are the lower-cased reference attributes whose values travel with the text. With `raw` (the chunk the
+ * records were read from, and the spans its reader noted), attributes that came through unchanged are copied from it
+ * (formatEntryRaw): the same bytes.
  */
-export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: string[], into?: Buffer): { wire: TextRecordsWire; buf: Buffer; len: number } {
+export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: string[], into?: Buffer, raw?: { spans: RawSpans; src: Buffer }): { wire: TextRecordsWire; buf: Buffer; len: number } {
   const side: Array<[number, LdifRecord]> = [];
-  const texts: string[] = [];
-  const parts: string[] = [];
+  const text = new TextPieces();
   let f: string[] = [];
   const segments = [f];
   ints.n = 0;
   hashes.n = 0;
-  let pos = 0;
   let nText = 0;
   for (let i = 0; i < records.length; i++) {
     const rec = records[i];
     if (rec.kind !== 'entry' || rec.controls !== undefined || !refsOf(rec, refKeys)) { side.push([i, rec]); continue; }
     if (f.length > SEGMENT) segments.push(f = []);
-    if (nText++ > 0) { parts.push('\n'); pos++; }
-    const k0 = parts.length;
-    formatRecordTo(rec, parts, wrap);
-    for (let k = k0; k < parts.length; k++) pos += parts[k].length;
+    if (nText++ > 0) text.parts.push('\n');
+    if (raw) formatEntryRaw(rec, text, wrap, raw.spans, raw.src);
+    else formatRecordTo(rec, text.parts, wrap);
     let ndn = rec.ndn;
     if (ndn === undefined) {
       try { ndn = rec.ndn = normalizeDn(rec.dn); } catch { ndn = undefined; }
     }
     const o = rec.origin;
     f.push(rec.dn, ndn === undefined ? '' : ndn === rec.dn ? '=' : ndn, rec.category ?? '');
-    ints.push(pos);
+    ints.push(text.pos);
     ints.push(o ? o.line : -1);
     ints.push(o ? o.index : -1);
     ints.push(heapEstimate(rec));
@@ -285,24 +284,16 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
     }
     found.length = 0;
     foundKeys.length = 0;
-    if (parts.length >= JOIN_PARTS) { texts.push(parts.join('')); parts.length = 0; }
+    text.cut();
   }
-  if (parts.length) texts.push(parts.join(''));
   const wire: TextRecordsWire = { s: segments, i: ints.take(), h: hashes.take(), n: records.length, side };
-  // Written as UTF-8 with 4 bytes to spare: text that is not all ASCII then takes more bytes than characters, or
-  // does not fit, and either way `off` is not `pos` (cheaper than measuring the UTF-8 length first).
-  const buf = into && into.length >= pos + 4 ? into : Buffer.allocUnsafeSlow(pos + 4);
-  let off = 0;
-  for (const t of texts) {
-    if (off > pos) break;
-    off += buf.write(t, off, 'utf8');
-  }
-  if (off !== pos) {
+  const { buf, len, ascii } = text.write(into);
+  if (!ascii) {
     // Not all ASCII (offsets count characters, not bytes): every record travels whole; the sink writes them.
     const all = records.map((r, i) => [i, r] as [number, LdifRecord]);
     return { wire: { s: [], i: new Int32Array(0), h: new Float64Array(0), n: records.length, side: all }, buf, len: 0 };
   }
-  return { wire, buf, len: pos };
+  return { wire, buf, len };
 }
 
 function sameBytes(buf: Buffer, at: number, s: string): boolean {
@@ -379,3 +370,4 @@ export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, wrap: number,
   }
   return out;
 }
+

@@ -13,7 +13,7 @@ import { workerData } from 'node:worker_threads';
 import { LdapflowError } from '../errors.js';
 import type { Batch, LdifRecord, Note, Reject } from '../entry.js';
 import type { MapStage } from '../stage.js';
-import { LdifParser, type ParseMode, type ParseOutput } from '../sources/ldif-parser.js';
+import { LdifParser, RawSpans, type ParseMode, type ParseOutput } from '../sources/ldif-parser.js';
 import { formatRecordsToBuffer } from '../sinks/ldif-format.js';
 import { buildStage, type StageFactory } from './registry.js';
 import { decodeRecords, encodeRecords, type EncodedRecords } from './record-codec.js';
@@ -79,8 +79,8 @@ function build(config: WorkerConfig, extra: Record<string, StageFactory>): Built
   return { stages, config };
 }
 
-function parseChunk(cfg: NonNullable<WorkerConfig['parse']>, bytes: Uint8Array, first: boolean): { out: ParseOutput; parser: LdifParser } {
-  const parser = new LdifParser({ file: cfg.file, mode: cfg.mode, maxRecordBytes: cfg.maxRecordBytes });
+function parseChunk(cfg: NonNullable<WorkerConfig['parse']>, bytes: Uint8Array, first: boolean, spans?: RawSpans): { out: ParseOutput; parser: LdifParser } {
+  const parser = new LdifParser({ file: cfg.file, mode: cfg.mode, maxRecordBytes: cfg.maxRecordBytes, rawSpans: spans });
   // A chunk after the first starts after records already seen: a `version:` line there is misplaced.
   if (!first) (parser as unknown as { sawRecord: boolean }).sawRecord = true;
   const out: ParseOutput = { records: [], rejects: [] };
@@ -159,11 +159,14 @@ export function makeHandler(extra: Record<string, StageFactory> = {}): (task: Wo
     let lines: number | undefined;
     let recordCount: number | undefined;
     let fresh: () => LdifRecord[];
+    // Text entries written from the chunk read here: attributes that pass unchanged are copied from it (RawSpans).
+    let spans: RawSpans | undefined;
     if (task.kind === 'raw') {
       if (!config.parse) return { rejects: [], fatal: { code: 'WORKER_BAD_TASK', message: 'raw LDIF task for a pool without parse options' } };
+      if (config.format?.refs) spans = new RawSpans(config.format.wrap);
       let parsed: ReturnType<typeof parseChunk>;
       try {
-        parsed = parseChunk(config.parse, task.bytes, task.first);
+        parsed = parseChunk(config.parse, task.bytes, task.first, spans);
       } catch (err) {
         return { rejects: [], fatal: fatalFrom(err, 'LDIF_PARSE_FAILED') };
       }
@@ -185,7 +188,8 @@ export function makeHandler(extra: Record<string, StageFactory> = {}): (task: Wo
     let res: WorkerResult;
     if (config.format?.refs) {
       const into = task.kind === 'raw' && task.out ? Buffer.from(task.out) : undefined;
-      const { wire, buf, len } = encodeTextRecords(out.records, config.format.wrap, config.format.refs, into);
+      const raw = spans && task.kind === 'raw' ? { spans, src: Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength) } : undefined;
+      const { wire, buf, len } = encodeTextRecords(out.records, config.format.wrap, config.format.refs, into, raw);
       res = buf === into ? { textRecords: wire, ldifLen: len, rejects: out.rejects } : { textRecords: wire, ldif: buf.subarray(0, len), rejects: out.rejects };
     } else if (config.format) {
       const into = task.kind === 'raw' && task.out ? Buffer.from(task.out) : undefined;
