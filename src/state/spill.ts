@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { Level } from 'level';
 import { LdapflowError } from '../errors.js';
 import type { Attribute, Entry, AddRecord, Value } from '../entry.js';
-import { TextEntry } from '../transforms/text-record.js';
+import { TextEntry, type RefAttr } from '../transforms/text-record.js';
 
 export type SpillRecord = Entry | AddRecord;
 
@@ -38,13 +38,13 @@ interface Stored extends StoredBase {
   a: Array<[string, ...Enc[]]>;
 }
 
-/** The JSON part of a text entry: its text's length, heap estimate, fold column and references [key, name, values,
- * 1 when their hashes follow the text]. */
+/** The JSON part of a text entry: its text's length, heap estimate, fold column and references [key, name, number of
+ * values (read from the text when needed), 1 when their hashes follow the text]. */
 interface StoredText extends StoredBase {
   t: number;
   h: number;
   w: number;
-  r: Array<[string, string, string[], 0 | 1]>;
+  r: Array<[string, string, number, 0 | 1]>;
 }
 
 const TEXT_ENTRY = 1;
@@ -81,7 +81,7 @@ function encodeText(rec: TextEntry): Uint8Array {
   if (rec.refs) {
     for (const [key, a] of rec.refs) {
       const h = rec.hashes?.get(key);
-      s.r.push([key, a.name, a.values as string[], h ? 1 : 0]);
+      s.r.push([key, a.name, a.n, h ? 1 : 0]);
       if (h) { hashes.push(h); hashBytes += h.byteLength; }
     }
   }
@@ -117,15 +117,15 @@ function decodeText(b: Buffer): TextEntry {
   const text = Buffer.allocUnsafeSlow(s.t); // its own memory: the value read may be a view of a larger chunk
   b.copy(text, 0, off, off + s.t);
   off += s.t;
-  let refs: Map<string, Attribute> | undefined;
+  let refs: Map<string, RefAttr> | undefined;
   let hashes: Map<string, Float64Array> | undefined;
   if (s.r.length) {
     refs = new Map();
     hashes = new Map();
-    for (const [key, name, values, hashed] of s.r) {
-      refs.set(key, { name, values });
+    for (const [key, name, n, hashed] of s.r) {
+      refs.set(key, { name, n, values: undefined });
       if (!hashed) continue;
-      const h = new Float64Array(4 * values.length);
+      const h = new Float64Array(4 * n);
       new Uint8Array(h.buffer).set(b.subarray(off, off + h.byteLength));
       off += h.byteLength;
       hashes.set(key, h);

@@ -584,21 +584,78 @@ class OrderState {
 
   private async hasUnknownRefs(rec: Rec): Promise<boolean> {
     for (const key of this.o.refAttrs) {
+      const pre = rec instanceof TextEntry ? rec.refHashes(key) : undefined;
+      if (pre) {
+        // Hashed by a worker: a value that is not a DN (NaN) names nothing, one whose target is in the input is known;
+        // only one that names neither is read from the text (to ask the target about it).
+        let lines: Int32Array | undefined;
+        for (let i = 0; i < pre.length; i += 4) {
+          if (pre[i] !== pre[i] || this.idxOf.getHashed(pre[i], pre[i + 1]) !== undefined) continue;
+          lines ??= (rec as TextEntry).refLines(key)!;
+          let t: string;
+          try { t = refTarget((rec as TextEntry).refValue(lines, i / 4)); } catch { continue; }
+          if (!(await this.presentInTarget(t))) return true;
+        }
+        continue;
+      }
       const a = refAttr(rec, key);
       if (!a) continue;
-      const pre = rec instanceof TextEntry ? rec.refHashes(key) : undefined;
       const vals = a.values;
       for (let i = 0; i < vals.length; i++) {
         const v = vals[i];
         if (typeof v !== 'string') continue;
-        // Hashed by a worker (text entries; NaN: not a DN), else normalized here.
-        if (pre && pre[4 * i] === pre[4 * i] && this.idxOf.getHashed(pre[4 * i], pre[4 * i + 1]) !== undefined) continue;
         let t: string;
         try { t = refTarget(v); } catch { continue; }
         if (!this.idxOf.has(t) && !(await this.presentInTarget(t))) return true;
       }
     }
     return false;
+  }
+
+  /**
+   * resolveRefs for a reference attribute of a text entry, with its worker's hashes (so for an LDIF sink): a value
+   * that names a DN of the input spelled as there stays as it is, not even read; only the others are read from the
+   * text, and only their lines change (editRef). A held group of a hundred members, one of them re-spelled, had all
+   * its values read and all its lines written again. Returns the attribute's name when removing dangling values
+   * emptied it.
+   */
+  private async resolveTextRefs(rec: TextEntry, key: string, pre: Float64Array, danglingRefs: string[]): Promise<string | undefined> {
+    let lines: Int32Array | undefined;
+    let edits: Array<string | null | undefined> | undefined;
+    let removed = 0;
+    const n = pre.length / 4;
+    const name = rec.refs!.get(key)!.name;
+    for (let i = 0; i < n; i++) {
+      const h = 4 * i;
+      const idx = pre[h] === pre[h] ? this.idxOf.getHashed(pre[h], pre[h + 1]) : undefined;
+      if (idx !== undefined && this.spelledAs(idx, pre[h + 2], pre[h + 3])) continue;
+      lines ??= rec.refLines(key)!;
+      const v = rec.refValue(lines, i);
+      if (pre[h] !== pre[h]) {
+        this.bump('REF_INVALID_DN');
+        this.event('REF_INVALID_DN', rec.dn, `${describeRecord(rec)}: ${name} value "${v}" is not a valid DN (kept as is)`);
+        continue;
+      }
+      if (idx !== undefined) {
+        const cut = dnPartEnd(v);
+        (edits ??= [])[i] = this.exact(idx, refTarget(v)) + (cut === v.length ? '' : v.slice(cut));
+        this.bump('REF_REWRITTEN');
+        continue;
+      }
+      if (await this.presentInTarget(refTarget(v))) continue;
+      this.dangling(rec, name, v, danglingRefs);
+      if (this.o.dangling === 'remove') { (edits ??= [])[i] = null; removed++; }
+    }
+    if (edits) rec.editRef(key, lines!, edits);
+    return removed === n ? name : undefined;
+  }
+
+  /** A reference to nothing in the input or the target, at the end of input: counted and reported. */
+  private dangling(rec: Rec, name: string, v: string, danglingRefs: string[]): void {
+    danglingRefs.push(`${name}: ${v}`);
+    this.bump('REF_DANGLING');
+    this.event('REF_DANGLING', rec.dn, `${describeRecord(rec)}: ${name} "${v}" names no entry of the input or the target (${this.o.dangling === 'remove' ? 'removed' : 'kept'})`, { attribute: name, value: v });
+    if (this.o.dangling === 'remove') this.bump('REF_DANGLING_REMOVED');
   }
 
   /** Rewrite references to exact spellings; judge dangling ones (final); defer not-yet-written ones (LDAP sink). */
@@ -608,10 +665,15 @@ class OrderState {
     let gdn: string | undefined; // the referring DN and origin, copied once for all its deferred values
     let gorigin: Rec['origin'];
     for (const key of this.o.refAttrs) {
-      const a = refAttr(rec, key);
-      if (!a) continue;
       // Targets and spellings hashed by a worker (text entries), else normalized and hashed here.
       const pre = rec instanceof TextEntry ? rec.refHashes(key) : undefined;
+      if (pre && !this.o.ldap) {
+        const emptied = await this.resolveTextRefs(rec as TextEntry, key, pre, danglingRefs);
+        if (emptied !== undefined) (empty ??= []).push(emptied);
+        continue;
+      }
+      const a = refAttr(rec, key);
+      if (!a) continue;
       const kept: Value[] = [];
       const deferredHere: Deferred[] = [];
       let changed = false;
@@ -679,10 +741,8 @@ class OrderState {
           continue;
         }
         // Final and unknown anywhere: dangling.
-        danglingRefs.push(`${a.name}: ${v}`);
-        this.bump('REF_DANGLING');
-        this.event('REF_DANGLING', rec.dn, `${describeRecord(rec)}: ${a.name} "${v}" names no entry of the input or the target (${this.o.dangling === 'remove' ? 'removed' : 'kept'})`, { attribute: a.name, value: v });
-        if (this.o.dangling === 'remove') { this.bump('REF_DANGLING_REMOVED'); changed = removed = true; continue; }
+        this.dangling(rec, a.name, v, danglingRefs);
+        if (this.o.dangling === 'remove') { changed = removed = true; continue; }
         kept.push(v);
       }
       if (deferredHere.length) {

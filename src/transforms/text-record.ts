@@ -23,12 +23,14 @@
  * of consecutive records is one range, written with one copy), and per record its strings, numbers and hashes, each
  * kind in its own flat array (`s`, `i`, `h`):
  *
- *   s: dn ndn category (key name value*)*     i: end line index heap nrefs (count)*     h: (4 hashes per value)*
+ *   s: dn ndn category (key name)*     i: end line index heap nrefs (count)*     h: (4 hashes per value)*
  *
  * `end` is where its text ends in the buffer (it starts one byte after the previous record's end, or at 0); `ndn`
  * `=` when equal to `dn`, `` when the DN is not valid (the ordering stage reports it); `category` `` when unset;
  * `line` -1 without an origin; `heap` the entry's heapEstimate (entry.ts) before it became text; `name` `` when
- * equal to `key`. Per value, four hashes: hash64 (strings.ts) of the DN it names, normalized (refTarget), and of its
+ * equal to `key`. The reference values themselves do not travel: the ordering stage decides most entries on the
+ * hashes alone, and reads an attribute's values from the text when it needs them (`ref`). Sent as strings, they were
+ * ~2 million structured-cloned strings per million entries, and the held groups' JSON in the spill. Per value, four hashes: hash64 (strings.ts) of the DN it names, normalized (refTarget), and of its
  * DN part as spelled; NaN first when it is not a DN. Records that are not entries, entries with a binary reference
  * value, and a batch whose text is not all ASCII (offsets would not be bytes) travel whole in `side`.
  */
@@ -54,8 +56,9 @@ export class TextEntry implements Entry {
   wrap = 76;
   /** heapEstimate of the entry as the worker had it (the ordering stage's memory budget counts it so). */
   heapBytes = 0;
-  /** The values of the reference attributes the workers were asked for (by lower-cased name), while `buf` is set. */
-  refs: Map<string, Attribute> | undefined;
+  /** The reference attributes the workers were asked for (by lower-cased name), while `buf` is set: name as written
+   * and number of values; the values are read from the text on first use (`ref`). */
+  refs: Map<string, RefAttr> | undefined;
   /**
    * Their hashes, made in the worker, four per value by the same name and position: hash64 of the DN the value names
    * (refTarget) and of its DN part as spelled; NaN first when the value is not a DN. The ordering stage finds the
@@ -64,7 +67,7 @@ export class TextEntry implements Entry {
   hashes: Map<string, Float64Array> | undefined;
   private full: Map<string, Attribute> | undefined;
 
-  constructor(public dn: string, buf: Buffer, start: number, end: number, refs: Map<string, Attribute> | undefined) {
+  constructor(public dn: string, buf: Buffer, start: number, end: number, refs: Map<string, RefAttr> | undefined) {
     this.buf = buf;
     this.start = start;
     this.end = end;
@@ -91,9 +94,94 @@ export class TextEntry implements Entry {
     this.hashes = undefined;
   }
 
-  /** A reference attribute (lower-cased name): from `refs` while the text stands, without parsing it. */
+  /** A reference attribute (lower-cased name): its values read from the text's lines of it while the text stands,
+   * without parsing the rest. */
   ref(key: string): Attribute | undefined {
-    return this.buf ? this.refs?.get(key) : this.attrs.get(key);
+    if (!this.buf) return this.attrs.get(key);
+    const a = this.refs?.get(key);
+    if (a && !a.values) {
+      const lines = this.refLines(key)!;
+      const values: string[] = [];
+      for (let i = 0; i < a.n; i++) values.push(this.refValue(lines, i));
+      a.values = values;
+    }
+    return a as Attribute | undefined;
+  }
+
+  /**
+   * Where the values of reference attribute `key` are in the text, while it stands: per value, the offset of the
+   * newline before its line and the offset past its last (continuation) line. Values of one attribute are written
+   * together (the first line starts with `\nname:`) and a value never holds a newline (it goes base64), so the block
+   * ends before the first line of another attribute.
+   */
+  refLines(key: string): Int32Array | undefined {
+    const buf = this.buf;
+    const a = this.refs?.get(key);
+    if (!buf || !a) return undefined;
+    const s = buf.indexOf('\n' + a.name + ':', this.start, 'latin1');
+    const out = new Int32Array(2 * a.n);
+    let k = 0;
+    if (s >= 0 && s < this.end) {
+      const head = a.name + ':';
+      let e = s;
+      out[k++] = s;
+      for (;;) {
+        const nl = buf.indexOf(10, e + 1);
+        if (nl < 0 || nl >= this.end - 1) { e = this.end - 1; break; } // the text's last newline ends the block
+        e = nl;
+        if (buf[nl + 1] === 32) continue; // a continuation line
+        if (!sameBytes(buf, nl + 1, head)) break;
+        if (k + 3 > out.length) { k = -1; break; } // more values than it was sent with
+        out[k++] = nl;
+        out[k++] = nl;
+      }
+      if (k > 0) out[k++] = e;
+    }
+    if (k !== out.length) throw new LdapflowError('INTERNAL_TEXT_ENTRY', `the text written for "${this.dn}" does not hold the ${a.n} values of ${a.name} it was sent with`, { dn: this.dn });
+    return out;
+  }
+
+  /** Value `i` of a reference attribute, read from its line(s) (`lines` from refLines): plain, or base64 UTF-8. */
+  refValue(lines: Int32Array, i: number): string {
+    const buf = this.buf!;
+    let l = buf.toString('latin1', lines[2 * i] + 1, lines[2 * i + 1]);
+    if (l.includes('\n ')) l = l.replaceAll('\n ', '');
+    const c = l.indexOf(':') + 1;
+    return l.charCodeAt(c) === 58 ? Buffer.from(l.slice(c + 2), 'base64').toString('utf8') : l.slice(c + 1);
+  }
+
+  /**
+   * Change some values of a reference attribute in the text: `edits` by value index, a new value (its line written
+   * as the writer writes it), null to remove the value, nothing (or undefined) to keep its lines as they are. A held
+   * group of a hundred members with one re-spelled gets that one line written, not the hundred.
+   */
+  editRef(key: string, lines: Int32Array, edits: Array<string | null | undefined>): void {
+    const buf = this.buf!;
+    const a = this.refs!.get(key)!;
+    const parts: Array<string | [number, number]> = [];
+    let size = 0;
+    let kept = 0;
+    for (let i = 0; i < a.n; i++) {
+      const x = edits[i];
+      if (x === null) continue;
+      kept++;
+      if (x === undefined) { parts.push([lines[2 * i], lines[2 * i + 1]]); size += lines[2 * i + 1] - lines[2 * i]; continue; }
+      const t = formatAttrLines(a.name, [x], this.wrap);
+      parts.push(t);
+      size += t.length;
+    }
+    const s = lines[0];
+    const e = lines[2 * a.n - 1];
+    const n = (s - this.start) + size + (this.end - e);
+    const out = Buffer.allocUnsafeSlow(n);
+    let off = buf.copy(out, 0, this.start, s);
+    for (const p of parts) off += typeof p === 'string' ? out.write(p, off, 'latin1') : buf.copy(out, off, p[0], p[1]);
+    buf.copy(out, off, e, this.end);
+    this.buf = out;
+    this.start = 0;
+    this.end = n;
+    if (kept) { a.n = kept; a.values = undefined; } else this.refs!.delete(key);
+    this.hashes?.delete(key);
   }
 
   /**
@@ -106,20 +194,9 @@ export class TextEntry implements Entry {
     const buf = this.buf;
     const a = this.refs?.get(key);
     if (!buf || !a) return false;
-    // The attribute's lines: the first starts with `\nname:`, values of one attribute are written together, and a
-    // value never holds a newline (it goes base64), so the block ends before the first line of another attribute.
-    const s = buf.indexOf('\n' + a.name + ':', this.start, 'latin1');
-    if (s < 0 || s >= this.end) return false;
-    const head = a.name + ':';
-    let e = s;
-    for (;;) {
-      const nl = buf.indexOf(10, e + 1);
-      if (nl < 0 || nl >= this.end - 1) { e = this.end - 1; break; } // the text's last newline ends the block
-      const c = buf[nl + 1];
-      e = nl;
-      if (c === 32) continue; // a continuation line
-      if (!sameBytes(buf, nl + 1, head)) break;
-    }
+    const at = this.refLines(key)!;
+    const s = at[0];
+    const e = at[at.length - 1];
     const lines = formatAttrLines(a.name, values, this.wrap);
     const n = (s - this.start) + Buffer.byteLength(lines, 'latin1') + (this.end - e);
     const out = Buffer.allocUnsafeSlow(n);
@@ -129,8 +206,7 @@ export class TextEntry implements Entry {
     this.buf = out;
     this.start = 0;
     this.end = n;
-    if (values.length) a.values = values;
-    else this.refs!.delete(key);
+    if (values.length) { a.values = values; a.n = values.length; } else this.refs!.delete(key);
     this.hashes?.delete(key); // worked out again from the values where needed
     return true;
   }
@@ -158,10 +234,17 @@ export class TextEntry implements Entry {
       for (const a of this.refs.values()) {
         a.name = ownString(a.name);
         const v = a.values;
-        for (let i = 0; i < v.length; i++) v[i] = ownString(v[i] as string);
+        if (v) for (let i = 0; i < v.length; i++) v[i] = ownString(v[i]);
       }
     }
   }
+}
+
+/** A reference attribute of a text entry: name as written, number of values, the values once read. */
+export interface RefAttr {
+  name: string;
+  n: number;
+  values: string[] | undefined;
 }
 
 const UID_SUFFIX = /#'[01]*'B$/;
@@ -325,10 +408,7 @@ export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: 
       const key = foundKeys[r];
       f.push(key, a.name === key ? '' : a.name);
       ints.push(a.values.length);
-      for (const v of a.values) {
-        f.push(v as string);
-        pushHashes(v as string);
-      }
+      for (const v of a.values) pushHashes(v as string);
     }
     found.length = 0;
     foundKeys.length = 0;
@@ -391,7 +471,7 @@ export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, wrap: number,
     const heap = ints[q + 3];
     const nrefs = ints[q + 4];
     q += 5;
-    let refs: Map<string, Attribute> | undefined;
+    let refs: Map<string, RefAttr> | undefined;
     let hs: Map<string, Float64Array> | undefined;
     if (nrefs > 0) {
       refs = new Map();
@@ -400,10 +480,10 @@ export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, wrap: number,
         const key = f[k];
         const name = f[k + 1] === '' ? key : f[k + 1];
         const n = ints[q++];
-        refs.set(key, { name, values: f.slice(k + 2, k + 2 + n) });
+        refs.set(key, { name, n, values: undefined });
         hs.set(key, w.h.subarray(hq, hq + 4 * n));
         hq += 4 * n;
-        k += 2 + n;
+        k += 2;
       }
     }
     const e = new TextEntry(dn, buf, start, end, refs);
