@@ -163,8 +163,80 @@ function normValue(v: string): string {
  */
 const SLOW = /[\\"+#<>;\0]/;
 
+/** plainDn's hashes, when asked for: hash64 (strings.ts) halves of the normalized DN, then of the DN as spelled. */
+export const PLAIN_HASH = new Int32Array(4);
+
+/**
+ * Whether `dn[0, end)` is plain in every RDN: a type of a letter then letters, digits or "-"; a value of printable
+ * ASCII without "=", "#", escapes, quotes or the other characters the full parser handles, with spaces only single
+ * and between other characters; nothing around the commas. normalizeDn changes nothing in such a DN but the case
+ * (normalizeSimple; normValue only trims and folds runs of white space), so one pass decides it without cutting it
+ * up. -1 for any other DN, else 1 when it has upper-case letters, 0 when not. With `hash`, PLAIN_HASH gets the
+ * hashes of the lower-cased DN and of the DN as spelled (hash64's steps), made in the same pass: what a worker sends
+ * for a reference value without making either string.
+ */
+export function plainDn(dn: string, end: number, hash: boolean): number {
+  let a = 0x811c9dc5 | 0, b = 0x9747b28c | 0; // the lower-cased DN
+  let x = 0x811c9dc5 | 0, y = 0x9747b28c | 0; // as spelled
+  let state = 0; // 0: an RDN's first character, 1: in its type, 2: at its value's start, 3: in its value
+  let upper = 0;
+  let space = false; // the value's last character was a space
+  for (let i = 0; i < end; i++) {
+    const c = dn.charCodeAt(i);
+    let l = c;
+    if (state >= 2) {
+      if (c === 44 /* , */) {
+        if (space) return -1;
+        state = 0;
+      } else if (c === 32) {
+        if (state === 2 || space) return -1;
+        space = true;
+      } else {
+        if (c < 32 || c >= 127 || c === 61 || c === 35 || c === 92 || c === 34 || c === 43 || c === 60 || c === 62 || c === 59) return -1;
+        if (c >= 65 && c <= 90) { l = c + 32; upper = 1; }
+        space = false;
+        state = 3;
+      }
+    } else if (c >= 65 && c <= 90) {
+      l = c + 32;
+      upper = 1;
+      state = 1;
+    } else if (c >= 97 && c <= 122) {
+      state = 1;
+    } else if (state === 0) {
+      return -1;
+    } else if (c === 61 /* = */) {
+      state = 2;
+    } else if (!((c >= 48 && c <= 57) || c === 45)) {
+      return -1;
+    }
+    if (hash) {
+      a = Math.imul(a ^ l, 0x01000193);
+      b = Math.imul(b ^ l, 0x5bd1e995);
+      b ^= b >>> 13;
+      x = Math.imul(x ^ c, 0x01000193);
+      y = Math.imul(y ^ c, 0x5bd1e995);
+      y ^= y >>> 13;
+    }
+  }
+  if (state < 2 || space) return -1;
+  if (hash) {
+    a ^= a >>> 16; a = Math.imul(a, 0x85ebca6b); a ^= a >>> 13;
+    b ^= b >>> 15; b = Math.imul(b, 0xc2b2ae35); b ^= b >>> 16;
+    x ^= x >>> 16; x = Math.imul(x, 0x85ebca6b); x ^= x >>> 13;
+    y ^= y >>> 15; y = Math.imul(y, 0xc2b2ae35); y ^= y >>> 16;
+    PLAIN_HASH[0] = a;
+    PLAIN_HASH[1] = b;
+    PLAIN_HASH[2] = x;
+    PLAIN_HASH[3] = y;
+  }
+  return upper;
+}
+
 /** The normalized form of a DN: equal strings mean the same entry. Throws DN_INVALID on a malformed DN. */
 export function normalizeDn(dn: string): string {
+  const plain = plainDn(dn, dn.length, false);
+  if (plain >= 0) return plain ? dn.toLowerCase() : dn;
   if (!SLOW.test(dn)) {
     const n = normalizeSimple(dn);
     if (n !== null) return n;

@@ -38,7 +38,7 @@ import { heapEstimate, type Attribute, type Entry, type LdifRecord, type Origin 
 import { LdapflowError } from '../errors.js';
 import { formatAttrLines, formatEntryRaw, formatRecordTo, TextPieces } from '../sinks/ldif-format.js';
 import { parseLdifText, type RawSpans } from '../sources/ldif-parser.js';
-import { normalizeDn } from '../dn.js';
+import { normalizeDn, plainDn, PLAIN_HASH } from '../dn.js';
 import { hash64, HASH, ownString } from '../strings.js';
 import { sideReader } from './record-codec.js';
 
@@ -267,7 +267,14 @@ export function refTarget(v: string): string {
 /** The four hashes of a reference value (see TextEntry `hashes`), gathered for the batch. */
 function pushHashes(v: string): void {
   const cut = dnPartEnd(v);
-  if (hashPlainDn(v, cut)) return;
+  if (plainDn(v, cut, true) >= 0) {
+    // Hashed in one pass, without normalizing (dn.ts).
+    hashes.push(PLAIN_HASH[0]);
+    hashes.push(PLAIN_HASH[1]);
+    hashes.push(PLAIN_HASH[2]);
+    hashes.push(PLAIN_HASH[3]);
+    return;
+  }
   const dnPart = cut === v.length ? v : v.slice(0, cut);
   let t: string;
   try { t = normalizeDn(dnPart); } catch { hashes.push(NaN); hashes.push(0); hashes.push(0); hashes.push(0); return; }
@@ -277,53 +284,6 @@ function pushHashes(v: string): void {
   hash64(dnPart);
   hashes.push(HASH[0]);
   hashes.push(HASH[1]);
-}
-
-/**
- * The four hashes of a reference value whose DN part `v[0, end)` is plain in every RDN, in one pass, without making
- * a string: a type of a letter then letters, digits or "-"; a value of printable ASCII without spaces, "=", "#",
- * escapes, quotes or the other characters normalizeDn sends to its full parser (dn.ts); nothing around the commas.
- * normalizeDn lower-cases such a DN and changes nothing else (normalizeSimple), so its normalized form's hash is
- * that of the lower-cased characters (hash64, computed here in step). False, with nothing pushed, for any other.
- */
-function hashPlainDn(v: string, end: number): boolean {
-  let a = 0x811c9dc5 | 0, b = 0x9747b28c | 0; // the normalized DN
-  let x = 0x811c9dc5 | 0, y = 0x9747b28c | 0; // as spelled
-  let state = 0; // 0: an RDN's first character, 1: in its type, 2: in its value
-  for (let i = 0; i < end; i++) {
-    const c = v.charCodeAt(i);
-    let l = c;
-    if (state === 2) {
-      if (c === 44 /* , */) state = 0;
-      else if (c <= 32 || c >= 127 || c === 61 || c === 35 || c === 92 || c === 34 || c === 43 || c === 60 || c === 62 || c === 59) return false;
-      else if (c >= 65 && c <= 90) l = c + 32;
-    } else if (c >= 65 && c <= 90) {
-      l = c + 32;
-      state = 1;
-    } else if (c >= 97 && c <= 122) {
-      state = 1;
-    } else if (state === 0 || !((c >= 48 && c <= 57) || c === 45 || c === 61)) {
-      return false;
-    } else if (c === 61) {
-      state = 2;
-    }
-    a = Math.imul(a ^ l, 0x01000193);
-    b = Math.imul(b ^ l, 0x5bd1e995);
-    b ^= b >>> 13;
-    x = Math.imul(x ^ c, 0x01000193);
-    y = Math.imul(y ^ c, 0x5bd1e995);
-    y ^= y >>> 13;
-  }
-  if (state !== 2) return false;
-  a ^= a >>> 16; a = Math.imul(a, 0x85ebca6b); a ^= a >>> 13;
-  b ^= b >>> 15; b = Math.imul(b, 0xc2b2ae35); b ^= b >>> 16;
-  x ^= x >>> 16; x = Math.imul(x, 0x85ebca6b); x ^= x >>> 13;
-  y ^= y >>> 15; y = Math.imul(y, 0xc2b2ae35); y ^= y >>> 16;
-  hashes.push(a);
-  hashes.push(b);
-  hashes.push(x);
-  hashes.push(y);
-  return true;
 }
 
 /** An attribute a stage reads without needing the whole entry: from a text entry's references, else from attrs. */
