@@ -168,8 +168,6 @@ class OrderState {
   // All in typed arrays, off the JavaScript heap and out of the garbage collector's way: 30-40 bytes an entry.
   private readonly idxOf = new DnIndex();
   private readonly spelled = new Spellings();
-  /** hash64 of each ordinal's exact spelling, two halves: a reference value spelled so needs no re-spelling. */
-  private spellHash = new Int32Array(2048);
   private lines = new Uint32Array(1024); // line + 1; 0: no line (a generated record)
   private state = new Uint8Array(1024);
 
@@ -258,15 +256,13 @@ class OrderState {
   /** Record the exact spelling of `idx`, and its hash. */
   private setSpelling(idx: number, dn: string, ndn: string): void {
     this.spelled.set(idx, dn, ndn);
-    if (2 * idx + 1 >= this.spellHash.length) this.spellHash = grown(this.spellHash, 2 * idx + 1);
     const h = hash64(dn);
-    this.spellHash[2 * idx] = h[0];
-    this.spellHash[2 * idx + 1] = h[1];
+    this.idxOf.setSpelling(idx, h[0], h[1]); // a reference value spelled so needs no re-spelling
   }
 
   /** Whether the exact spelling of `idx` has hash64 halves (a, b). */
   private spelledAs(idx: number, a: number, b: number): boolean {
-    return this.spellHash[2 * idx] === a && this.spellHash[2 * idx + 1] === b;
+    return this.idxOf.spelledAs(idx, a, b);
   }
 
   private async presentInTarget(ndn: string): Promise<boolean> {
@@ -932,16 +928,22 @@ function detach(rec: Rec): void {
 
 /**
  * The index of every DN seen: normalized DN -> ordinal (0, 1, 2, ... in the order they were added), with no strings
- * kept. Each ordinal has a 64-bit hash of its DN (two 32-bit hashes, 8 bytes); an open-addressing table of ordinals
- * (4 bytes a slot, at most 2/3 full) finds it: 14-20 bytes an entry, where a Map of strings took ~150 and a table of
- * hashes ~24-48. Two different DNs share a 64-bit hash with a probability of about n^2 / 2^65 (3e-8 for a million
- * entries, 3e-6 for ten million); the price of that collision would be one entry taken for another. The hash is
- * hash64 (strings.ts): workers hash reference values the same way, and the index is searched by hash (getHashed).
+ * kept. Each ordinal has a 64-bit hash of its DN (two 32-bit hashes) and, next to it, a 64-bit hash of its exact
+ * spelling (setSpelling), 16 bytes; an open-addressing table (at most 2/3 full) holds per slot the ordinal and the
+ * first half of its hash, so a probe that is not the DN is told apart without reading the ordinal's record: a lookup
+ * touches the table once and the record once (the spelling is in the record's cache line). ~40 bytes an entry, where
+ * a Map of strings took ~150. Lookups are most of the ordering stage's end of input (a million member values of held
+ * groups), where each is cache misses. Two different DNs share a 64-bit hash with a probability of about
+ * n^2 / 2^65 (3e-8 for a million entries, 3e-6 for ten million); the price of that collision would be one entry taken
+ * for another. The hash is hash64 (strings.ts): workers hash reference values the same way, and the index is searched
+ * by hash (getHashed).
  */
 export class DnIndex {
-  private slots = new Int32Array(1 << 12).fill(-1);
+  /** Per slot: ordinal (-1: empty), first half of its hash. */
+  private slots = new Int32Array(2 << 12).fill(-1);
   private mask = (1 << 12) - 1;
-  private hashes = new Int32Array(2 * 1024);
+  /** Per ordinal: the DN's hash halves, its spelling's hash halves. */
+  private recs = new Int32Array(4 * 1024);
   private n = 0;
 
   get size(): number {
@@ -950,12 +952,12 @@ export class DnIndex {
 
   /** The slot holding the ordinal with hashes (a, b), or -1 - the empty slot where it would go. */
   private find(a: number, b: number): number {
-    const { slots, hashes } = this;
+    const { slots, recs } = this;
     let i = (a ^ b) & this.mask;
     for (;;) {
-      const v = slots[i];
+      const v = slots[2 * i];
       if (v < 0) return -1 - i;
-      if (hashes[2 * v] === a && hashes[2 * v + 1] === b) return i;
+      if (slots[2 * i + 1] === a && recs[4 * v + 1] === b) return i;
       i = (i + 1) & this.mask;
     }
   }
@@ -968,7 +970,7 @@ export class DnIndex {
   /** The ordinal of the DN with hash64 halves (a, b). */
   getHashed(a: number, b: number): number | undefined {
     const i = this.find(a, b);
-    return i < 0 ? undefined : this.slots[i];
+    return i < 0 ? undefined : this.slots[2 * i];
   }
 
   has(ndn: string): boolean {
@@ -980,30 +982,43 @@ export class DnIndex {
     const h = hash64(ndn);
     const a = h[0], b = h[1];
     let i = this.find(a, b);
-    if (i >= 0) return this.slots[i];
+    if (i >= 0) return this.slots[2 * i];
     const v = this.n++;
-    if (2 * v + 1 >= this.hashes.length) this.hashes = grown(this.hashes, 2 * v + 1);
-    this.hashes[2 * v] = a;
-    this.hashes[2 * v + 1] = b;
-    if (this.n * 3 > this.slots.length * 2) {
+    if (4 * v + 3 >= this.recs.length) this.recs = grown(this.recs, 4 * v + 3);
+    this.recs[4 * v] = a;
+    this.recs[4 * v + 1] = b;
+    if (this.n * 3 > (this.slots.length >> 1) * 2) { // over 2/3 of the slots full
       this.grow();
       i = this.find(a, b);
     }
-    this.slots[-1 - i] = v;
+    this.slots[2 * (-1 - i)] = v;
+    this.slots[2 * (-1 - i) + 1] = a;
     return v;
+  }
+
+  /** Ordinal `v`'s exact spelling has hash64 halves (a, b). */
+  setSpelling(v: number, a: number, b: number): void {
+    this.recs[4 * v + 2] = a;
+    this.recs[4 * v + 3] = b;
+  }
+
+  /** Whether ordinal `v`'s exact spelling has hash64 halves (a, b). */
+  spelledAs(v: number, a: number, b: number): boolean {
+    return this.recs[4 * v + 2] === a && this.recs[4 * v + 3] === b;
   }
 
   private grow(): void {
     const old = this.slots;
-    const size = old.length * 2;
-    this.slots = new Int32Array(size).fill(-1);
+    const size = old.length; // twice as many slots: two numbers a slot
+    this.slots = new Int32Array(2 * size).fill(-1);
     this.mask = size - 1;
-    for (let k = 0; k < old.length; k++) {
+    for (let k = 0; k < old.length; k += 2) {
       const v = old[k];
       if (v < 0) continue;
-      let i = (this.hashes[2 * v] ^ this.hashes[2 * v + 1]) & this.mask;
-      while (this.slots[i] >= 0) i = (i + 1) & this.mask;
-      this.slots[i] = v;
+      let i = (this.recs[4 * v] ^ this.recs[4 * v + 1]) & this.mask;
+      while (this.slots[2 * i] >= 0) i = (i + 1) & this.mask;
+      this.slots[2 * i] = v;
+      this.slots[2 * i + 1] = old[k + 1];
     }
   }
 }
