@@ -192,6 +192,8 @@ class OrderState {
   private releases: string[] = [];
   private releaseHead = 0;
   private final = false;
+  private lastParent = '';
+  private lastParentIdx = -1;
 
   private out: LdifRecord[] = [];
   private rejects: Reject[] = [];
@@ -325,7 +327,10 @@ class OrderState {
     this.setLine(idx, line);
     this.setState(idx, NONE);
     if (p === '') { this.ready.push(rec); return; }
-    const pIdx = this.idxOf.get(p);
+    // Entries come in runs under one parent: its ordinal is remembered (an ordinal never changes; its state is read).
+    let pIdx: number | undefined;
+    if (p === this.lastParent) pIdx = this.lastParentIdx;
+    else if ((pIdx = this.idxOf.get(p)) !== undefined) { this.lastParent = p; this.lastParentIdx = pIdx; }
     if (pIdx !== undefined) {
       const s = this.state[pIdx];
       if (s === PASSED) { this.ready.push(rec); return; }
@@ -1036,6 +1041,7 @@ export class Spellings {
   private pool = new Uint8Array(1 << 16);
   private used = 0;
   private readonly long = new Map<number, string>();
+  private diffs = new Int32Array(256);
 
   set(idx: number, dn: string, ndn: string): void {
     if (idx >= this.at.length) this.at = grown(this.at, idx);
@@ -1046,20 +1052,24 @@ export class Spellings {
       this.at[idx] = -1;
       return;
     }
-    let diffs = 0;
-    for (let i = 0; i < dn.length; i++) if (dn.charCodeAt(i) !== ndn.charCodeAt(i)) diffs++;
-    // At most 3 bytes for the count, and 3 + 3 per difference (string lengths and UTF-16 codes stay below 2^21).
-    const need = this.used + 3 + diffs * 6;
-    if (need > this.pool.length) this.pool = grown(this.pool, need);
-    this.at[idx] = this.used + 1;
-    this.varint(diffs);
-    let from = 0;
+    // One pass over the characters: the differences, as (position, character) pairs in a scratch array.
+    if (this.diffs.length < 2 * dn.length) this.diffs = new Int32Array(2 * dn.length);
+    const d = this.diffs;
+    let k = 0;
     for (let i = 0; i < dn.length; i++) {
       const c = dn.charCodeAt(i);
-      if (c === ndn.charCodeAt(i)) continue;
-      this.varint(i - from);
-      this.varint(c);
-      from = i + 1;
+      if (c !== ndn.charCodeAt(i)) { d[k++] = i; d[k++] = c; }
+    }
+    // At most 3 bytes for the count, and 3 + 3 per difference (string lengths and UTF-16 codes stay below 2^21).
+    const need = this.used + 3 + k * 3;
+    if (need > this.pool.length) this.pool = grown(this.pool, need);
+    this.at[idx] = this.used + 1;
+    this.varint(k >> 1);
+    let from = 0;
+    for (let j = 0; j < k; j += 2) {
+      this.varint(d[j] - from);
+      this.varint(d[j + 1]);
+      from = d[j] + 1;
     }
   }
 
