@@ -249,9 +249,10 @@ export const JOIN_PARTS = 1024;
  * 250 records, would be a large-object allocation, slow on this VM, see record-codec.ts), then copied once into `into`
  * when the text fits (a buffer the caller reuses), else into a new buffer of exactly the text's size. Returns the
  * buffer and the text's length in it. A text entry (src/transforms/text-record.ts) still holding its text is copied
- * as it is; consecutive ones of one batch (a newline between them there too) in one copy.
+ * as it is; consecutive ones of one batch (a newline between them there too) in one copy. With `raw` (the bytes the
+ * records were read from and the spans their reader noted), entries are written by formatEntryRaw.
  */
-export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: Buffer): { buf: Buffer; len: number } {
+export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: Buffer, raw?: { spans: RawSpans; src: Buffer }): { buf: Buffer; len: number } {
   const text = new TextPieces();
   for (let i = 0; i < records.length; i++) {
     const rec = records[i];
@@ -265,7 +266,8 @@ export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: B
       continue;
     }
     if (i > 0) text.parts.push('\n');
-    formatRecordTo(rec, text.parts, wrap);
+    if (raw && rec.kind === 'entry') formatEntryRaw(rec, text, wrap, raw.spans, raw.src);
+    else formatRecordTo(rec, text.parts, wrap);
     text.cut();
   }
   const { buf, len } = text.write(into);

@@ -163,7 +163,7 @@ export function makeHandler(extra: Record<string, StageFactory> = {}): (task: Wo
     let spans: RawSpans | undefined;
     if (task.kind === 'raw') {
       if (!config.parse) return { rejects: [], fatal: { code: 'WORKER_BAD_TASK', message: 'raw LDIF task for a pool without parse options' } };
-      if (config.format?.refs) spans = new RawSpans(config.format.wrap);
+      if (config.format) spans = new RawSpans(config.format.wrap);
       let parsed: ReturnType<typeof parseChunk>;
       try {
         parsed = parseChunk(config.parse, task.bytes, task.first, spans);
@@ -186,14 +186,14 @@ export function makeHandler(extra: Record<string, StageFactory> = {}): (task: Wo
       return { rejects: [], fatal: isolate(stages, fresh, err) };
     }
     let res: WorkerResult;
+    const raw = spans && task.kind === 'raw' ? { spans, src: Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength) } : undefined;
     if (config.format?.refs) {
       const into = task.kind === 'raw' && task.out ? Buffer.from(task.out) : undefined;
-      const raw = spans && task.kind === 'raw' ? { spans, src: Buffer.from(task.bytes.buffer, task.bytes.byteOffset, task.bytes.byteLength) } : undefined;
       const { wire, buf, len } = encodeTextRecords(out.records, config.format.wrap, config.format.refs, into, raw);
       res = buf === into ? { textRecords: wire, ldifLen: len, rejects: out.rejects } : { textRecords: wire, ldif: buf.subarray(0, len), rejects: out.rejects };
     } else if (config.format) {
       const into = task.kind === 'raw' && task.out ? Buffer.from(task.out) : undefined;
-      const { buf, len } = formatRecordsToBuffer(out.records, config.format.wrap, into);
+      const { buf, len } = formatRecordsToBuffer(out.records, config.format.wrap, into, raw);
       res = buf === into ? { ldifLen: len, ldifRecords: out.records.length, rejects: out.rejects } : { ldif: buf, ldifRecords: out.records.length, rejects: out.rejects };
     } else {
       res = { records: encodeRecords(out.records), rejects: out.rejects };

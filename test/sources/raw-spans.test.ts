@@ -1,6 +1,6 @@
 /**
  * Raw spans (RawSpans in src/sources/ldif-parser.ts, formatEntryRaw in src/sinks/ldif-format.ts): a worker writing
- * text entries copies the lines of attributes that came through unchanged from its input chunk. The text must be
+ * text entries or LDIF text copies the lines of attributes that came through unchanged from its input chunk. The text must be
  * byte for byte what the writer makes of the same records, whatever the input looks like and however it was cut into
  * pieces; a line the writer would write differently is never copied; and a changed attribute is written again.
  * Also: the reference hashes a worker makes in one pass for plain DNs equal hash64 of normalizeDn.
@@ -11,6 +11,7 @@ import { join, resolve } from 'node:path';
 import type { Attribute, LdifRecord } from '../../src/entry.js';
 import { LdifParser, RawSpans, type ParseOutput } from '../../src/sources/ldif-parser.js';
 import { encodeTextRecords, referenceHashes } from '../../src/transforms/text-record.js';
+import { formatRecordsToBuffer } from '../../src/sinks/ldif-format.js';
 import { normalizeDn } from '../../src/dn.js';
 import { hash64 } from '../../src/strings.js';
 
@@ -48,7 +49,11 @@ function both(bytes: Buffer, wrap: number, piece: number, change?: (recs: LdifRe
   let rawAttrs = 0;
   for (const r of withSpans.records) if (r.kind === 'entry') for (const x of r.attrs.values()) if ((x.raw ?? -1) >= 0) rawAttrs++;
   const ta = a.buf.subarray(0, a.len);
-  const same = ta.equals(b.buf.subarray(0, b.len)) && Buffer.from(a.wire.i.buffer).equals(Buffer.from(b.wire.i.buffer)) && a.wire.side.length === b.wire.side.length;
+  // The batch writer (--passthrough's workers) too.
+  const c = formatRecordsToBuffer(withSpans.records, wrap, undefined, { spans, src: bytes });
+  const d = formatRecordsToBuffer(without.records, wrap);
+  const same = ta.equals(b.buf.subarray(0, b.len)) && Buffer.from(a.wire.i.buffer).equals(Buffer.from(b.wire.i.buffer)) && a.wire.side.length === b.wire.side.length &&
+    c.buf.subarray(0, c.len).equals(d.buf.subarray(0, d.len));
   return { same, rawAttrs, recs: withSpans.records, text: ta.toString('latin1'), spans };
 }
 
