@@ -165,7 +165,7 @@ interface StateOptions {
 
 class OrderState {
   // The index of every DN that arrived: ndn -> ordinal (idx); per ordinal the exact spelling, the line and the state.
-  // All in typed arrays, off the JavaScript heap and out of the garbage collector's way: 30-40 bytes an entry.
+  // All in typed arrays, off the JavaScript heap and out of the garbage collector's way: 40-50 bytes an entry.
   private readonly idxOf = new DnIndex();
   private readonly spelled = new Spellings();
   private lines = new Uint32Array(1024); // line + 1; 0: no line (a generated record)
@@ -936,8 +936,8 @@ function detach(rec: Rec): void {
  * kept. Each ordinal has a 64-bit hash of its DN (two 32-bit hashes) and, next to it, a 64-bit hash of its exact
  * spelling (setSpelling), 16 bytes; an open-addressing table (at most 2/3 full) holds per slot the ordinal and the
  * first half of its hash, so a probe that is not the DN is told apart without reading the ordinal's record: a lookup
- * touches the table once and the record once (the spelling is in the record's cache line). ~40 bytes an entry, where
- * a Map of strings took ~150. Lookups are most of the ordering stage's end of input (a million member values of held
+ * touches the table once and the record once (the spelling is in the record's cache line). 28-40 bytes an entry,
+ * where a Map of strings took ~150. Lookups are most of the ordering stage's end of input (a million member values of held
  * groups), where each is cache misses. Two different DNs share a 64-bit hash with a probability of about
  * n^2 / 2^65 (3e-8 for a million entries, 3e-6 for ten million); the price of that collision would be one entry taken
  * for another. The hash is hash64 (strings.ts): workers hash reference values the same way, and the index is searched

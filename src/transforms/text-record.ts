@@ -29,8 +29,9 @@
  * `=` when equal to `dn`, `` when the DN is not valid (the ordering stage reports it); `category` `` when unset;
  * `line` -1 without an origin; `heap` the entry's heapEstimate (entry.ts) before it became text; `name` `` when
  * equal to `key`. The reference values themselves do not travel: the ordering stage decides most entries on the
- * hashes alone, and reads an attribute's values from the text when it needs them (`ref`). Sent as strings, they were
- * ~2 million structured-cloned strings per million entries, and the held groups' JSON in the spill. Per value, four hashes: hash64 (strings.ts) of the DN it names, normalized (refTarget), and of its
+ * hashes alone, and reads a value from the text when it needs it (`refValue`, `ref`). Sent as strings, they were
+ * ~2 million structured-cloned strings per million entries, and the held groups' JSON in the spill. Per value, four
+ * hashes: hash64 (strings.ts) of the DN it names, normalized (refTarget), and of its
  * DN part as spelled; NaN first when it is not a DN. Records that are not entries, entries with a binary reference
  * value, and a batch whose text is not all ASCII (offsets would not be bytes) travel whole in `side`.
  */
@@ -156,7 +157,6 @@ export class TextEntry implements Entry {
    * group of a hundred members with one re-spelled gets that one line written, not the hundred.
    */
   editRef(key: string, lines: Int32Array, edits: Array<string | null | undefined>): void {
-    const buf = this.buf!;
     const a = this.refs!.get(key)!;
     const parts: Array<string | [number, number]> = [];
     let size = 0;
@@ -170,8 +170,14 @@ export class TextEntry implements Entry {
       parts.push(t);
       size += t.length;
     }
-    const s = lines[0];
-    const e = lines[2 * a.n - 1];
+    this.splice(lines[0], lines[2 * a.n - 1], parts, size);
+    if (kept) { a.n = kept; a.values = undefined; } else this.refs!.delete(key);
+    this.hashes?.delete(key);
+  }
+
+  /** The text with its bytes [s, e) replaced by `parts` (`size` bytes: ASCII text, or ranges of the old text). */
+  private splice(s: number, e: number, parts: Array<string | [number, number]>, size: number): void {
+    const buf = this.buf!;
     const n = (s - this.start) + size + (this.end - e);
     const out = Buffer.allocUnsafeSlow(n);
     let off = buf.copy(out, 0, this.start, s);
@@ -180,8 +186,6 @@ export class TextEntry implements Entry {
     this.buf = out;
     this.start = 0;
     this.end = n;
-    if (kept) { a.n = kept; a.values = undefined; } else this.refs!.delete(key);
-    this.hashes?.delete(key);
   }
 
   /**
@@ -195,17 +199,8 @@ export class TextEntry implements Entry {
     const a = this.refs?.get(key);
     if (!buf || !a) return false;
     const at = this.refLines(key)!;
-    const s = at[0];
-    const e = at[at.length - 1];
     const lines = formatAttrLines(a.name, values, this.wrap);
-    const n = (s - this.start) + Buffer.byteLength(lines, 'latin1') + (this.end - e);
-    const out = Buffer.allocUnsafeSlow(n);
-    let off = buf.copy(out, 0, this.start, s);
-    off += out.write(lines, off, 'latin1');
-    buf.copy(out, off, e, this.end);
-    this.buf = out;
-    this.start = 0;
-    this.end = n;
+    this.splice(at[0], at[at.length - 1], [lines], lines.length);
     if (values.length) { a.values = values; a.n = values.length; } else this.refs!.delete(key);
     this.hashes?.delete(key); // worked out again from the values where needed
     return true;
@@ -332,7 +327,7 @@ const hashes = new Grow(new Float64Array(4096));
 
 /**
  * Worker side: write `records` as text into `into` (or a new buffer when it does not fit) and describe them.
- * `refKeys` are the lower-cased reference attributes whose values travel with the text. With `raw` (the chunk the
+ * `refKeys` are the lower-cased reference attributes whose names, value counts and hashes travel with the text. With `raw` (the chunk the
  * records were read from, and the spans its reader noted), attributes that came through unchanged are copied from it
  * (formatEntryRaw): the same bytes.
  */

@@ -438,3 +438,38 @@ t.test('the DN index: 200k DNs, growth, no false hits, ordinals in the order add
   t.equal(ix.add('uid=new,ou=people,dc=example,dc=com'), 200_000);
   t.equal(ix.get('uid=new,ou=people,dc=example,dc=com'), 200_000);
 });
+
+t.test('text entries (workers) and plain records decide references alike, a target included', async (t) => {
+  const { encodeTextRecords, decodeTextRecords } = await import('../../src/transforms/text-record.js');
+  const { formatRecordsToBuffer } = await import('../../src/sinks/ldif-format.js');
+  // Groups held for members that come after them, members in the target only (under the base DN, or said to exist by
+  // the `existing` function), re-spelled, dangling, not DNs, and one group whose members all dangle (emptied).
+  const recs: LdifRecord[] = [e('dc=example,dc=com'), e('ou=Groups,dc=example,dc=com'), e('ou=People,dc=example,dc=com')];
+  for (let g = 0; g < 12; g++) {
+    const m: string[] = [];
+    for (let k = 0; k < 9; k++) m.push(k % 3 === 0 ? `UID=U${g + k},OU=People,DC=example,DC=com` : `uid=u${g + k},ou=People,dc=example,dc=com`);
+    if (g % 2 === 0) m.push('cn=in target,ou=Elsewhere,dc=example,dc=com'); // `existing` says yes
+    if (g % 3 === 0) m.push('dc=example,dc=com'); // the base DN itself
+    if (g % 4 === 0) m.push('uid=ghost,ou=People,dc=example,dc=com');
+    if (g % 5 === 0) m.push('not a dn');
+    recs.push(e(`cn=g${g},ou=Groups,dc=example,dc=com`, ['cn', `g${g}`], ['member', m]));
+  }
+  recs.push(e('cn=ghosts,ou=Groups,dc=example,dc=com', ['cn', 'ghosts'], ['member', ['uid=ghost1,ou=People,dc=example,dc=com', 'uid=ghost2,ou=People,dc=example,dc=com']]));
+  for (let u = 0; u < 25; u++) recs.push(e(`uid=u${u},ou=People,dc=example,dc=com`, ['uid', `u${u}`], ['manager', `UID=U${(u + 3) % 25},ou=People,dc=example,dc=com`]));
+  const existing = async (ndn: string) => ndn.endsWith('ou=elsewhere,dc=example,dc=com');
+  for (const dangling of ['remove', 'keep'] as const) {
+    const opts = { baseDn: 'dc=example,dc=com', existing, danglingReferences: dangling, batchSize: 7 };
+    const plain = await order(recs.map((r) => structuredClone(r)), opts, 'ldif', 10);
+    const { wire, buf, len } = encodeTextRecords(recs.map((r) => structuredClone(r)), 76, ['member', 'manager']);
+    const text = decodeTextRecords(wire, buf.subarray(0, len), 76, 'in.ldif', 0, 0);
+    t.ok(text.filter((r) => r.constructor.name === 'TextEntry').length >= recs.length - 1, 'text entries go in');
+    const got = await order(text, opts, 'ldif', 10);
+    const ldif = (rs: LdifRecord[]) => { const o = formatRecordsToBuffer(rs); return o.buf.subarray(0, o.len).toString(); };
+    t.equal(ldif(got.out), ldif(plain.out), `${dangling}: the same output`);
+    t.same(got.counts, plain.counts, `${dangling}: the same counts`);
+    t.same(got.events.map((x) => [x.code, x.dn, x.message]), plain.events.map((x) => [x.code, x.dn, x.message]), `${dangling}: the same events`);
+    for (const code of ['ORDER_HELD_FOR_REFERENCES', 'REF_REWRITTEN', 'REF_DANGLING', 'REF_INVALID_DN']) t.ok(got.counts[code] > 0, `${dangling}: ${code} (${got.counts[code]})`);
+    if (dangling === 'remove') t.ok(got.counts.REF_ATTRIBUTE_EMPTIED > 0, 'an attribute emptied of dangling values');
+    t.ok(ldif(got.out).includes('member: cn=in target,ou=Elsewhere,dc=example,dc=com'), 'a member in the target is kept');
+  }
+});
