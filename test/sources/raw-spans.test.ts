@@ -217,17 +217,19 @@ t.test('real exports and the peer corpus: the same text with spans as without', 
     t.comment(`conformance corpus not found at ${corpus}: only the samples`);
   }
   let used = 0;
+  let refused = 0;
   for (const f of files) {
     const bytes = readFileSync(f);
-    let parsed = true;
+    // A case the reader refuses as a whole (a NUL byte, say) has nothing to write: skipped, and counted.
+    try { parse(bytes, 1 << 16); } catch { refused++; continue; }
     for (const piece of [13, 1 << 16]) {
-      let r: Both;
-      try { r = both(bytes, 76, piece); } catch { parsed = false; break; } // a case the reader refuses as a whole
+      const r = both(bytes, 76, piece);
       if (!r.same) t.fail(`${f}, pieces of ${piece}: text differs`);
       used += r.rawAttrs;
     }
-    if (parsed) t.pass(f.slice(f.lastIndexOf('/', f.lastIndexOf('/') - 1) + 1));
+    t.pass(f.slice(f.lastIndexOf('/', f.lastIndexOf('/') - 1) + 1));
   }
+  t.ok(refused < files.length / 10, `few cases the reader refuses as a whole (${refused} of ${files.length})`);
   t.ok(used > 0, `spans used across the files (${used})`);
 });
 
