@@ -8,7 +8,7 @@ import type { Writable } from 'node:stream';
 import { LdapflowError } from '../errors.js';
 import type { Batch } from '../entry.js';
 import type { Sink, SinkContext } from '../stage.js';
-import { formatRecordsToBuffer } from './ldif-format.js';
+import { formatRecordsToBuffers } from './ldif-format.js';
 
 export { formatRecord, formatAttr, formatComment, fold } from './ldif-format.js';
 
@@ -62,6 +62,24 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
     });
   }
 
+  /** write() for several buffers: handed over together (one writev), then the stream's room awaited once. */
+  function writeAll(list: Uint8Array[]): Promise<void> {
+    if (failed) return Promise.reject(fail(failed));
+    const o = out!;
+    return new Promise((resolve, reject) => {
+      const done = (err?: Error | null) => { if (err) { failed = err; reject(fail(err)); } };
+      let ok = true;
+      o.cork();
+      for (const b of list) {
+        bytes += b.byteLength;
+        ok = o.write(b, done);
+      }
+      o.uncork();
+      if (ok) resolve();
+      else o.once('drain', resolve);
+    });
+  }
+
   async function end(): Promise<void> {
     if (!out) return;
     const o = out;
@@ -109,8 +127,16 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
     },
     async write(batch: Batch) {
       const recs = batch.records;
-      // The records' text: written by a worker already, or here the same way.
-      const text = batch.ldif ?? formatRecordsToBuffer(recs, wrap).buf;
+      // The records' text: written by a worker already, or here the same way (text entries' text as it is, in place).
+      let text: Uint8Array;
+      let more: Uint8Array[] | undefined;
+      if (batch.ldif) text = batch.ldif;
+      else {
+        const list = formatRecordsToBuffers(recs, wrap);
+        if (list.length === 1) text = list[0];
+        else if (list.length === 0) text = new Uint8Array(0);
+        else { text = list[0]; more = list.slice(1); }
+      }
       let head = '';
       if (!headerDone) {
         headerDone = true;
@@ -119,7 +145,8 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
       // The separator before the text when anything came before it.
       if (text.byteLength > 0 && (bytes > 0 || head)) head += '\n';
       if (head) await write(head);
-      if (text.byteLength === 0) batch.release?.();
+      if (more) await writeAll([text, ...more]);
+      else if (text.byteLength === 0) batch.release?.();
       else if (opts.stream && batch.release) {
         // A caller's stream may hold the chunk past its callback (a PassThrough hands the same buffer to its
         // reader later): it gets a copy, and the shared buffer goes back at once.

@@ -253,6 +253,20 @@ export const JOIN_PARTS = 1024;
  * records were read from and the spans their reader noted), entries are written by formatEntryRaw.
  */
 export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: Buffer, raw?: { spans: RawSpans; src: Buffer }): { buf: Buffer; len: number } {
+  const { buf, len } = piecesOf(records, wrap, raw).write(into);
+  return { buf, len };
+}
+
+/**
+ * The same text as formatRecordsToBuffer, as a list of buffers to write one after the other: text entries' text is
+ * handed on as views of their own memory, not copied into one buffer (the LDIF sink: a copy of every output byte on
+ * the main thread, and a large buffer per batch for the allocator to take back).
+ */
+export function formatRecordsToBuffers(records: LdifRecord[], wrap = 76): Uint8Array[] {
+  return piecesOf(records, wrap).buffers();
+}
+
+function piecesOf(records: LdifRecord[], wrap: number, raw?: { spans: RawSpans; src: Buffer }): TextPieces {
   const text = new TextPieces();
   for (let i = 0; i < records.length; i++) {
     const rec = records[i];
@@ -270,8 +284,7 @@ export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: B
     else formatRecordTo(rec, text.parts, wrap);
     text.cut();
   }
-  const { buf, len } = text.write(into);
-  return { buf, len };
+  return text;
 }
 
 interface TextRange { buf: Buffer; start: number; end: number }
@@ -328,6 +341,12 @@ export class TextPieces {
     this.parts.length = 0;
     this.counted = 0;
     this.last = undefined;
+  }
+
+  /** The text as buffers: formatted pieces encoded, ranges as views of their buffers. */
+  buffers(): Uint8Array[] {
+    this.join();
+    return this.pieces.map((t) => (typeof t === 'string' ? Buffer.from(t) : t.buf.subarray(t.start, t.end)));
   }
 
   /**

@@ -234,3 +234,37 @@ t.test('formatRecord and formatRecordsToBuffer write each line as formatAttr doe
     }
   }
 });
+
+t.test('writeLdif hands text entries on in place, with formatted records between them, and fails cleanly', async (t) => {
+  const { encodeTextRecords, decodeTextRecords } = await import('../../src/transforms/text-record.js');
+  const { formatRecordsToBuffer, formatRecordsToBuffers } = await import('../../src/sinks/ldif-format.js');
+  const recs = Array.from({ length: 900 }, (_, i) => makeEntry(`cn=u${i},dc=x`, [['cn', `u${i}`], ['description', 'Pérola '.repeat(i % 30)]]));
+  // Three worker batches of text entries, shuffled into output batches with plain records and a change record.
+  const texts: LdifRecord[] = [];
+  for (let k = 0; k < 3; k++) {
+    const { wire, buf, len } = encodeTextRecords(recs.slice(k * 300, k * 300 + 300), 76, ['member']);
+    texts.push(...decodeTextRecords(wire, Buffer.from(buf.subarray(0, len)), 76, 'in.ldif', 0, 0));
+  }
+  const out: LdifRecord[] = [];
+  for (let i = 0; i < 900; i++) {
+    out.push(texts[(i * 7) % 900]);
+    if (i % 50 === 0) out.push(makeEntry(`cn=plain${i},dc=x`, [['cn', `plain${i}`]]));
+    if (i % 120 === 0) out.push({ kind: 'change', changetype: 'modify', dn: `cn=u${i},dc=x`, mods: [{ op: 'replace', name: 'sn', values: ['x'] }] });
+  }
+  t.ok(formatRecordsToBuffers(out.slice(0, 200)).length > 2, 'a batch is several pieces: text in place and formatted text');
+  const dir = t.testdir({});
+  const file = join(dir, 'out.ldif');
+  const sink = writeLdif({ output: file });
+  await sink.open(ctxFor([]));
+  for (let i = 0, seq = 0; i < out.length; i += 200) await sink.write(batchOf(seq++, out.slice(i, i + 200)));
+  await sink.close();
+  const expect = 'version: 1\n\n' + formatRecordsToBuffer(out).buf.toString();
+  const got = readFileSync(file, 'utf8');
+  t.equal(got, expect, 'the same bytes as one buffer of all records');
+  t.equal(sink.bytesWritten(), Buffer.byteLength(expect), 'bytes counted as handed over (checkpoints rely on it)');
+  // A stream that fails: the write rejects with one readable error, not an unhandled rejection.
+  const broken = new Writable({ write(_c, _e, cb) { cb(new Error('disk on fire')); } });
+  const s2 = writeLdif({ output: 'stream', stream: broken });
+  await s2.open(ctxFor([]));
+  await t.rejects(async () => { for (let i = 0; i < 5; i++) await s2.write(batchOf(i, out.slice(0, 200))); }, { code: 'LDIF_WRITE_FAILED' });
+});
