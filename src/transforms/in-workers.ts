@@ -48,9 +48,10 @@ export interface WorkerPoolOptions {
  * else one per core beyond the first (at most 4); 0 (inline) on one core. Measured on the 2-core machine
  * (bench/RESULTS.md, `npm run bench`, 2026-12-05 05:22Z), full oid-to-oud pipeline at 1M entries with text entries:
  * inline 27.8k entries/s (308 MB), 1 worker 40.1k/s (278 MB), 2 workers 47.9k/s (374 MB); passthrough with 2
- * workers 84.9k/s (254 MB); 3 workers were no faster than 2 (20.5 vs 20.2 s, 485 MB). Before text entries, when the main thread decoded, ordered and wrote every record, one
- * worker paid and a second found no free core (2026-11-25: 21.1k/s vs 19.8k/s). More than 2 cores was not measured:
- * the cap of 4 is a guess that the main thread becomes the bottleneck.
+ * workers 84.9k/s (254 MB); 3 workers were no faster than 2 (20.5 vs 20.2 s, 485 MB). Before text entries, when the
+ * main thread decoded, ordered and wrote every record, one worker paid and a second found no free core (2026-11-25:
+ * 21.1k/s vs 19.8k/s). More than 2 cores was not measured: the cap of 4 is a guess that the main thread becomes the
+ * bottleneck.
  */
 export function defaultWorkers(mainLight = false): number {
   const cores = availableParallelism();

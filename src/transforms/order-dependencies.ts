@@ -20,8 +20,8 @@
  * - Whether a value is spelled exactly as its target is judged by 64-bit hashes of the two spellings (as the index
  *   judges DNs equal); the target's spelling is built only for a value to re-spell.
  * - With workers and an LDIF sink, records come as text entries (text-record.ts): their LDIF text written by a worker,
- *   with the reference values and their hashes. They are read without parsing; one whose references change gets those
- *   lines written again in its text. Output, rejects and counts are the same as inline.
+ *   with the hashes of their reference values. Most are decided on the hashes alone; a value that must change is read
+ *   from the text and only its line is written again. Output, rejects and counts are the same as inline.
  * - The same DN twice (in any spelling): the later record wins. If the earlier one still waits it is rejected
  *   `ORDER_DUPLICATE_DN`; if it was already written, the later one becomes a modify that replaces its attributes.
  */

@@ -8,12 +8,13 @@
  * run (measured: ~26 us an entry on the main thread with 1 worker, at 1M entries ~19k entries/s).
  *
  * So the workers write each entry's LDIF text (the sink's own writer, at the sink's fold column) and send it with
- * only the DN, normalized DN, category, origin and the reference values, hashed (the ordering stage finds targets
- * and checks spellings by hash). On the main thread a `TextEntry` carries them, and its text as a range of the
- * batch's bytes. A changed reference attribute gets its lines written again in the text (replaceRef). The first read
- * of `attrs` (a duplicate turned into a modify, a reject written out) parses the text back into attributes, and from
- * then on the entry is an ordinary one: its text is dropped, and the sink writes it from its attributes. An unchanged entry's bytes go to
- * the output as they are: the same bytes the sink would have written, since it is the same writer on the same entry.
+ * only the DN, normalized DN, category, origin and the hashes of the reference values (the ordering stage finds
+ * targets and checks spellings by hash). On the main thread a `TextEntry` carries them, and its text as a range of the
+ * batch's bytes. A changed reference value gets its line written again in the text (editRef, replaceRef). The first
+ * read of `attrs` (a duplicate turned into a modify, a reject written out) parses the text back into attributes, and
+ * from then on the entry is an ordinary one: its text is dropped, and the sink writes it from its attributes. An
+ * unchanged entry's bytes go to the output as they are: the same bytes the sink would have written, since it is the
+ * same writer on the same entry.
  *
  * Parsing the text back gives the attributes the worker had: names as spelled, values in order, a base64 value that
  * is valid UTF-8 as text and any other as bytes (the same rule the LDIF reader applies to the input: the stages

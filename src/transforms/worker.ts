@@ -30,7 +30,7 @@ export interface WorkerConfig {
   parse?: { file: string; mode?: ParseMode; maxRecordBytes?: number };
   /**
    * Return the records as LDIF text (folded at `wrap`) instead of wire form: the sink needs nothing else. With `refs`,
-   * as text entries (text-record.ts) carrying those attributes' values, for barrier stages that read only those.
+   * as text entries (text-record.ts) carrying those attributes' value hashes, for barrier stages that read only those.
    */
   format?: { wrap: number; refs?: string[] };
 }
