@@ -417,32 +417,23 @@ export class LdifParser {
       } else {
         if (key === 'dn') return null;
         if (i === 1 && this.mode !== 'entries' && (key === 'changetype' || key === 'control')) return null;
-        if (spans !== undefined) {
-          // The same as below, noting spans.
-          let a = same && i < prevLines && firsts[i] ? undefined : attrs.get(key);
-          if (a) {
-            a.values.push(v);
-            const r = a.raw!;
-            if (r >= 0) {
-              if (a === prevA && lineKind === spans.kind[r] && name === a.name) spans.end[r] = this.curBase + e;
-              else a.raw = -1;
-            }
-          } else {
-            const values = [v];
-            const raw = lineKind === 0 ? -1 : spans.add(this.curBase + p0 - 1, this.curBase + e, lineKind, name, values);
-            attrs.set(key, a = { name, values, raw });
+        // The attribute's first line, as in the previous entry, needs no lookup.
+        let a = same && i < prevLines && firsts[i] ? undefined : attrs.get(key);
+        if (a) {
+          a.values.push(v);
+          if (spans !== undefined && a.raw! >= 0) {
+            // Its lines stay one span while they follow each other, each written as the writer writes it.
+            if (a === prevA && lineKind === spans.kind[a.raw!] && name === a.name) spans.end[a.raw!] = this.curBase + e;
+            else a.raw = -1;
           }
-          firsts[i] = a.values.length === 1;
-          prevA = a;
-        } else if (same && i < prevLines && firsts[i]) {
-          // The attribute's first line, as in the previous entry: no lookup needed.
-          attrs.set(key, { name, values: [v] });
         } else {
-          const a = attrs.get(key);
-          if (a) a.values.push(v);
-          else attrs.set(key, { name, values: [v] });
-          firsts[i] = a === undefined;
+          const values = [v];
+          if (spans === undefined) a = { name, values };
+          else a = { name, values, raw: lineKind === 0 ? -1 : spans.add(this.curBase + p0 - 1, this.curBase + e, lineKind, name, values) };
+          attrs.set(key, a);
         }
+        firsts[i] = a.values.length === 1;
+        prevA = a;
       }
       i++;
       p = e + 1;
