@@ -51,30 +51,24 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
   const fail = (err: Error): LdapflowError =>
     new LdapflowError('LDIF_WRITE_FAILED', `cannot write ${toStdout ? 'standard output' : opts.output}: ${(err as NodeJS.ErrnoException).code === 'EPIPE' ? 'the reader closed the pipe' : err.message}`, { file: opts.output });
 
-  /** Hand `text` to the stream; resolves when there is room for more. `written` runs once the stream is done with it. */
-  function write(text: string | Uint8Array, written?: () => void): Promise<void> {
-    if (failed) return Promise.reject(fail(failed));
-    bytes += typeof text === 'string' ? Buffer.byteLength(text) : text.byteLength;
-    return new Promise((resolve, reject) => {
-      const ok = out!.write(text, (err) => { written?.(); if (err) { failed = err; reject(fail(err)); } });
-      if (ok) resolve();
-      else out!.once('drain', resolve);
-    });
-  }
-
-  /** write() for several buffers: handed over together (one writev), then the stream's room awaited once. */
-  function writeAll(list: Uint8Array[]): Promise<void> {
+  /**
+   * Hand `texts` to the stream, several together (one writev); resolves when there is room for more. `written` runs
+   * once the stream is done with them.
+   */
+  function write(texts: Array<string | Uint8Array>, written?: () => void): Promise<void> {
     if (failed) return Promise.reject(fail(failed));
     const o = out!;
     return new Promise((resolve, reject) => {
       const done = (err?: Error | null) => { if (err) { failed = err; reject(fail(err)); } };
+      const last = (err?: Error | null) => { written?.(); done(err); };
       let ok = true;
-      o.cork();
-      for (const b of list) {
-        bytes += b.byteLength;
-        ok = o.write(b, done);
+      if (texts.length > 1) o.cork();
+      for (let i = 0; i < texts.length; i++) {
+        const t = texts[i];
+        bytes += typeof t === 'string' ? Buffer.byteLength(t) : t.byteLength;
+        ok = o.write(t, i === texts.length - 1 ? last : done);
       }
-      o.uncork();
+      if (texts.length > 1) o.uncork();
       if (ok) resolve();
       else o.once('drain', resolve);
     });
@@ -128,32 +122,25 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
     async write(batch: Batch) {
       const recs = batch.records;
       // The records' text: written by a worker already, or here the same way (text entries' text as it is, in place).
-      let text: Uint8Array;
-      let more: Uint8Array[] | undefined;
-      if (batch.ldif) text = batch.ldif;
-      else {
-        const list = formatRecordsToBuffers(recs, wrap);
-        if (list.length === 1) text = list[0];
-        else if (list.length === 0) text = new Uint8Array(0);
-        else { text = list[0]; more = list.slice(1); }
-      }
+      const texts = batch.ldif ? [batch.ldif] : formatRecordsToBuffers(recs, wrap);
+      let size = 0;
+      for (const t of texts) size += t.byteLength;
       let head = '';
       if (!headerDone) {
         headerDone = true;
         if (opts.version !== false) head = 'version: 1\n';
       }
       // The separator before the text when anything came before it.
-      if (text.byteLength > 0 && (bytes > 0 || head)) head += '\n';
-      if (head) await write(head);
-      if (more) await writeAll([text, ...more]);
-      else if (text.byteLength === 0) batch.release?.();
+      if (size > 0 && (bytes > 0 || head)) head += '\n';
+      if (head) await write([head]);
+      if (size === 0) batch.release?.();
       else if (opts.stream && batch.release) {
         // A caller's stream may hold the chunk past its callback (a PassThrough hands the same buffer to its
         // reader later): it gets a copy, and the shared buffer goes back at once.
-        const copy = Buffer.from(text);
+        const copies = texts.map((t) => Buffer.from(t));
         batch.release();
-        await write(copy);
-      } else await write(text, batch.release);
+        await write(copies);
+      } else await write(texts, batch.release);
       ctx.acknowledge(batch.seq, recs.length);
     },
     /**
@@ -174,7 +161,7 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
       return n;
     },
     async close() {
-      if (!headerDone && opts.version !== false) { headerDone = true; await write('version: 1\n'); }
+      if (!headerDone && opts.version !== false) { headerDone = true; await write(['version: 1\n']); }
       await end();
       if (partial !== opts.output) renameSync(partial, opts.output);
     },
