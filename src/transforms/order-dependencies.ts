@@ -267,12 +267,17 @@ class OrderState {
     return this.idxOf.spelledAs(idx, a, b);
   }
 
-  private async presentInTarget(ndn: string): Promise<boolean> {
+  /** Whether `ndn` is in the target, when that is known without asking it; else undefined. */
+  private presentKnown(ndn: string): boolean | undefined {
     if (ndn === '' || this.o.present.has(ndn)) return true;
     if (!this.o.existingFn) return false;
-    const hit = this.existingCache.get(ndn);
-    if (hit !== undefined) return hit;
-    const yes = await this.o.existingFn(ndn);
+    return this.existingCache.get(ndn);
+  }
+
+  private async presentInTarget(ndn: string): Promise<boolean> {
+    const known = this.presentKnown(ndn);
+    if (known !== undefined) return known;
+    const yes = await this.o.existingFn!(ndn);
     this.existingCache.set(ndn, yes);
     return yes;
   }
@@ -288,8 +293,11 @@ class OrderState {
         if (b.counts) for (const k in b.counts) this.bump(k, b.counts[k]);
         if (b.notes) for (const n of b.notes) this.notes.push(n);
         for (const rec of b.records) {
-          await this.arrive(rec);
-          await this.drainSome();
+          // Most records need no waiting: the promise (and its turn of the event loop) comes only when one does.
+          const a = this.arrive(rec);
+          if (a !== undefined) await a;
+          const d = this.drainSome();
+          if (d !== undefined) await d;
           if (this.out.length >= this.o.batchSize) yield* this.drain();
         }
         if (this.out.length || this.rejects.length || this.adds.size) yield this.takeBatch();
@@ -301,8 +309,8 @@ class OrderState {
     }
   }
 
-  /** A record comes in. */
-  private async arrive(rec: LdifRecord): Promise<void> {
+  /** A record comes in. A promise only when it has to wait (a question to the target, the spill). */
+  private arrive(rec: LdifRecord): Promise<void> | undefined {
     if (rec.kind === 'change' && rec.changetype !== 'add') {
       this.out.push(rec); // modify/delete/moddn records keep their place in the stream
       return;
@@ -319,10 +327,7 @@ class OrderState {
     const known = this.idxOf.size;
     const idx = this.idxOf.add(ndn);
     const p = parentDn(ndn);
-    if (idx < known) {
-      await this.duplicate(rec, ndn, p, idx, line);
-      return;
-    }
+    if (idx < known) return this.duplicate(rec, ndn, p, idx, line);
     this.setSpelling(idx, rec.dn, ndn);
     this.setLine(idx, line);
     this.setState(idx, NONE);
@@ -339,10 +344,22 @@ class OrderState {
         this.reject(rec, 'ORDER_MISSING_PARENT', `${describeRecord(rec)}: parent "${this.exact(pIdx, p)}" was rejected`);
         return;
       }
-    } else if (await this.presentInTarget(p)) {
+      this.bump('ORDER_CHILD_BEFORE_PARENT');
+      return this.park(rec, idx, p);
+    }
+    const present = this.presentKnown(p);
+    if (present === undefined) return this.presentInTarget(p).then((yes) => this.parentNotIn(rec, idx, p, ndn, yes));
+    return this.parentNotIn(rec, idx, p, ndn, present);
+  }
+
+  /** A record whose parent is not in the input so far: ready when the parent is in the target (`present`) or taken
+   * as the top of the data, else parked until it comes. */
+  private parentNotIn(rec: Rec, idx: number, p: string, ndn: string, present: boolean): Promise<void> | undefined {
+    if (present) {
       this.ready.push(rec);
       return;
-    } else if (this.o.assumeRoots && isDomainOnly(ndn)) {
+    }
+    if (this.o.assumeRoots && isDomainOnly(ndn)) {
       // No base given: a domain-component-only DN (dc=example,dc=com) whose parent is not in the input so far is
       // taken as the top of the data, so a suffix-first export streams instead of waiting for its end.
       this.bump('ORDER_ROOT_ASSUMED');
@@ -351,7 +368,7 @@ class OrderState {
       return;
     }
     this.bump('ORDER_CHILD_BEFORE_PARENT');
-    await this.park(rec, idx, p);
+    return this.park(rec, idx, p);
   }
 
   /**
@@ -384,19 +401,23 @@ class OrderState {
     return r;
   }
 
-  private async park(rec: Rec, idx: number, p: string): Promise<void> {
+  private park(rec: Rec, idx: number, p: string): Promise<void> | undefined {
     if (this.keep(idx, rec, false)) {
       const l = this.waitMem.get(p);
       if (l) l.push(idx);
       else this.waitMem.set(ownString(p), [idx]);
       this.setState(idx, WAIT_MEM);
-    } else {
-      const sp = await this.getSpill();
-      await sp.put('w\0' + p + '\0' + hex(idx), rec);
-      this.spilledParents.set(ownString(p), (this.spilledParents.get(p) ?? 0) + 1);
-      this.setState(idx, WAIT_DISK);
-      this.bump('ORDER_SPILLED');
+      return;
     }
+    return this.parkOnDisk(rec, idx, p);
+  }
+
+  private async parkOnDisk(rec: Rec, idx: number, p: string): Promise<void> {
+    const sp = await this.getSpill();
+    await sp.put('w\0' + p + '\0' + hex(idx), rec);
+    this.spilledParents.set(ownString(p), (this.spilledParents.get(p) ?? 0) + 1);
+    this.setState(idx, WAIT_DISK);
+    this.bump('ORDER_SPILLED');
   }
 
   private async hold(rec: Rec, idx: number): Promise<void> {
@@ -465,9 +486,10 @@ class OrderState {
 
   /**
    * Pass what is ready and release what waited on it, until the output batch is full or nothing is left.
-   * Spilled children are read a chunk at a time, and a chunk is passed before the next is read.
+   * Spilled children are read a chunk at a time, and a chunk is passed before the next is read. A promise only when
+   * something has to wait (then the rest is drained after it).
    */
-  private async drainSome(): Promise<void> {
+  private drainSome(): Promise<void> | undefined {
     while (this.out.length < this.o.batchSize) {
       if (this.readyHead < this.ready.length) {
         const rec = this.ready[this.readyHead];
@@ -476,14 +498,16 @@ class OrderState {
           this.ready = this.ready.slice(this.readyHead);
           this.readyHead = 0;
         }
-        await this.pass(rec);
+        const w = this.pass(rec);
+        if (w !== undefined) return w.then(() => this.drainSome());
         continue;
       }
       if (this.spillIter) {
-        const n = await this.spillIter.next();
-        if (n.done) this.spillIter = undefined;
-        else for (const r of n.value) this.ready.push(r);
-        continue;
+        return this.spillIter.next().then((n) => {
+          if (n.done) this.spillIter = undefined;
+          else for (const r of n.value) this.ready.push(r);
+          return this.drainSome();
+        });
       }
       if (this.releaseHead < this.releases.length) {
         const ndn = this.releases[this.releaseHead++];
@@ -530,8 +554,24 @@ class OrderState {
     }
   }
 
-  /** A record whose parent has passed: hold it (LDIF sink, unknown references) or write it. */
-  private async pass(rec: Rec): Promise<void> {
+  /** A record whose parent has passed: hold it (LDIF sink, unknown references) or write it. A promise only for a
+   * record with references (a question to the target, the spill). */
+  private pass(rec: Rec): Promise<void> | undefined {
+    // A text entry's references are in `refs` while its text stands; any other record's are in its attributes.
+    if (rec instanceof TextEntry && rec.buf !== undefined ? rec.refs === undefined : !this.hasRefAttr(rec)) {
+      const ndn = rec.ndn!;
+      this.passed(rec, ndn, this.idxOf.get(ndn)!);
+      return;
+    }
+    return this.passRefs(rec);
+  }
+
+  private hasRefAttr(rec: Rec): boolean {
+    for (const key of this.o.refAttrs) if (rec.attrs.has(key)) return true;
+    return false;
+  }
+
+  private async passRefs(rec: Rec): Promise<void> {
     const ndn = rec.ndn!;
     const idx = this.idxOf.get(ndn)!;
     if (!this.final && !this.o.ldap && (await this.hasUnknownRefs(rec))) {
@@ -545,6 +585,11 @@ class OrderState {
       this.reject(rec, 'REF_DANGLING', `${describeRecord(rec)}: names entries in neither the input nor the target: ${danglingRefs.join('; ')}`);
       return;
     }
+    this.passed(rec, ndn, idx);
+  }
+
+  /** Write a record: it is out, and what waits on it may come. */
+  private passed(rec: Rec, ndn: string, idx: number): void {
     this.out.push(rec);
     this.setState(idx, PASSED);
     this.releases.push(ndn);
