@@ -89,7 +89,6 @@ class RecordError extends Error {
 }
 
 const ATTR_DESC = /^[A-Za-z0-9][A-Za-z0-9-]*(?:\.[0-9]+)*(?:;[A-Za-z0-9-]+)*$/;
-const B64_BAD = /[^A-Za-z0-9+/=]|=[^=]/;
 const NON_ASCII = /[\x80-\xff]/;
 /**
  * Whether a string is pure ASCII: its UTF-8 length is its length. A native scan, several times faster than a regex
@@ -845,15 +844,22 @@ function canonicalBase64(s: string, from: number, to: number): boolean {
   return (v & (pad === 1 ? 3 : 15)) === 0;
 }
 
-/** Standard alphabet, padding only at the end, and a length that decodes whole (padding may be omitted). */
-function validBase64(b64: string, decoded: number): boolean {
+/**
+ * Standard alphabet, padding only at the end, and a length that decodes whole (padding may be omitted), judged from
+ * `decoded`, the bytes Buffer's decoder made of `b64`. That decoder skips a character outside the alphabet and stops
+ * at an `=`: either way fewer bytes come out than the length promises (one skipped character always costs a byte at
+ * the lengths that get this far). It takes the URL-safe `-` and `_` as well, so those are looked for. This replaced a
+ * regular expression over every base64 value (3.5% of a worker's time); test/sources/base64-check.test.ts holds the
+ * two to the same answers.
+ */
+export function validBase64(b64: string, decoded: number): boolean {
   let n = b64.length;
   if (n % 4 === 1) return false;
-  if (B64_BAD.test(b64)) return false;
   let pad = 0;
   while (n > 0 && b64.charCodeAt(n - 1) === 61) { n--; pad++; }
   if (pad > 2 || (pad && b64.length % 4 !== 0)) return false;
-  return decoded === Math.floor((n * 3) / 4);
+  if (decoded !== Math.floor((n * 3) / 4)) return false;
+  return b64.indexOf('-') < 0 && b64.indexOf('_') < 0;
 }
 
 function truncate(s: string, n = 60): string {
