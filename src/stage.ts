@@ -94,3 +94,12 @@ export function countOn(batch: Batch, code: string, n = 1): void {
   const c = (batch.counts ??= {});
   c[code] = (c[code] ?? 0) + n;
 }
+
+/** Counts by code added up: `a`'s codes first, in their order, then `b`'s new ones. */
+export function mergeCounts(a: Record<string, number> | undefined, b: Record<string, number> | undefined): Record<string, number> | undefined {
+  if (!a) return b;
+  if (!b) return a;
+  const c = { ...a };
+  for (const k in b) c[k] = (c[k] ?? 0) + b[k];
+  return c;
+}

@@ -266,12 +266,13 @@ export function formatRecordsToBuffers(records: LdifRecord[], wrap = 76): Uint8A
   return piecesOf(records, wrap).buffers();
 }
 
-function piecesOf(records: LdifRecord[], wrap: number, raw?: { spans: RawSpans; src: Buffer }): TextPieces {
+/** The records' text; `after`: records came before them (so the first one's blank line goes first too). */
+function piecesOf(records: LdifRecord[], wrap: number, raw?: { spans: RawSpans; src: Buffer }, after = false): TextPieces {
   const text = new TextPieces();
   for (let i = 0; i < records.length; i++) {
     const rec = records[i];
     if (rec instanceof TextEntry && rec.buf) {
-      if (i > 0) {
+      if (i > 0 || after) {
         // With the newline between it and the one before when that one's text ends right there: one copy for both.
         if (text.continues(rec.buf, rec.start - 1)) { text.range(rec.buf, rec.start - 1, rec.end); continue; }
         text.parts.push('\n');
@@ -279,7 +280,7 @@ function piecesOf(records: LdifRecord[], wrap: number, raw?: { spans: RawSpans; 
       text.range(rec.buf, rec.start, rec.end);
       continue;
     }
-    if (i > 0) text.parts.push('\n');
+    if (i > 0 || after) text.parts.push('\n');
     if (raw && rec.kind === 'entry') formatEntryRaw(rec, text, wrap, raw.spans, raw.src);
     else formatRecordTo(rec, text.parts, wrap);
     text.cut();
@@ -354,16 +355,82 @@ export class TextPieces {
    * values were byte offsets).
    */
   write(into?: Buffer): { buf: Buffer; len: number; ascii: boolean } {
+    const { bytes, chars } = this.size();
+    const buf = into && into.length >= bytes ? into : Buffer.allocUnsafeSlow(bytes);
+    this.writeAt(buf, 0);
+    return { buf, len: bytes, ascii: bytes === chars };
+  }
+
+  /** The text's length in bytes, and in characters of the pieces and bytes of the ranges. */
+  size(): { bytes: number; chars: number } {
     this.join();
-    let total = 0;
+    let bytes = 0;
     let chars = 0;
     for (const t of this.pieces) {
-      if (typeof t === 'string') { total += Buffer.byteLength(t); chars += t.length; } else { total += t.end - t.start; chars += t.end - t.start; }
+      if (typeof t === 'string') { bytes += Buffer.byteLength(t); chars += t.length; } else { bytes += t.end - t.start; chars += t.end - t.start; }
     }
-    const buf = into && into.length >= total ? into : Buffer.allocUnsafeSlow(total);
-    let off = 0;
+    return { bytes, chars };
+  }
+
+  /** Write the text into `buf` at `off` (it must fit: see size); returns its length in bytes. */
+  writeAt(buf: Buffer, off: number): number {
+    this.join();
+    const from = off;
     for (const t of this.pieces) off += typeof t === 'string' ? buf.write(t, off) : t.buf.copy(buf, off, t.start, t.end);
-    return { buf, len: total, ascii: total === chars };
+    return off - from;
+  }
+}
+
+/**
+ * A buffer that text is appended to a few records at a time (a worker writes a chunk's records as it goes, so they
+ * need not all live at once: see worker.ts): `into` while the text fits, then a new buffer twice as large holding the
+ * text so far. `ascii`: every byte so far came from an ASCII piece or a range (offsets counted in characters are
+ * bytes).
+ */
+export class TextOut {
+  len = 0;
+  ascii = true;
+  buf: Buffer;
+  constructor(readonly into?: Buffer) {
+    this.buf = into ?? Buffer.allocUnsafeSlow(1 << 16);
+  }
+
+  append(text: TextPieces): void {
+    const { bytes, chars } = text.size();
+    if (this.len + bytes > this.buf.length) {
+      const b = Buffer.allocUnsafeSlow(Math.max(2 * this.buf.length, this.len + bytes));
+      this.buf.copy(b, 0, 0, this.len);
+      this.buf = b;
+    }
+    this.len += text.writeAt(this.buf, this.len);
+    if (bytes !== chars) this.ascii = false;
+  }
+
+  /** The text: in `into`, or in a buffer of exactly its length (a result a worker posts is copied whole). */
+  text(): Buffer {
+    if (this.buf === this.into || this.buf.length === this.len) return this.buf;
+    const b = Buffer.allocUnsafeSlow(this.len);
+    this.buf.copy(b, 0, 0, this.len);
+    return b;
+  }
+}
+
+/**
+ * formatRecordsToBuffer a few records at a time: records written as they come (`add`), a blank line between them,
+ * into a TextOut.
+ */
+export class RecordsText {
+  readonly out: TextOut;
+  private n = 0;
+  constructor(private readonly wrap: number, into?: Buffer, private readonly raw?: { spans: RawSpans; src: Buffer }) {
+    this.out = new TextOut(into);
+  }
+
+  add(records: LdifRecord[]): void {
+    if (!records.length) return;
+    const text = piecesOf(records, this.wrap, this.raw, this.n > 0);
+    this.n += records.length;
+    this.out.append(text);
   }
 }
 

@@ -55,8 +55,9 @@ export class RawSpans {
   end = new Int32Array(1024);
   /** 1: every line plain; 2: every line base64. */
   kind = new Uint8Array(1024);
-  vals: Value[][] = [];
-  names: string[] = [];
+  /** Per span, the attribute's values array and name as parsed; dropped (undefined) once its records are written. */
+  vals: Array<Value[] | undefined> = [];
+  names: Array<string | undefined> = [];
   constructor(readonly wrap: number) {}
 
   add(start: number, end: number, kind: number, name: string, vals: Value[]): number {

@@ -25,7 +25,7 @@ import type { Readable } from 'node:stream';
 import { Piscina } from 'piscina';
 import { LdapflowError } from '../errors.js';
 import { shiftedOrigin, type Batch, type LdifRecord, type Reject } from '../entry.js';
-import type { MapStage, Source, Stage } from '../stage.js';
+import { mergeCounts, type MapStage, type Source, type Stage } from '../stage.js';
 import type { ParseMode } from '../sources/ldif-parser.js';
 import { decodedInput, gunzipWanted, inputInfo } from '../sources/ldif-file.js';
 import { decodeRecords, encodeRecords } from './record-codec.js';
@@ -115,6 +115,7 @@ function newPool(file: string, workers: number, queueDepth: number, config: Work
     maxQueue: workers * queueDepth + workers,
     concurrentTasksPerWorker: 1,
     workerData: config,
+    ...(process.env.LF_YOUNG ? { resourceLimits: { maxYoungGenerationSizeMb: +process.env.LF_YOUNG } } : {}),
   });
 }
 
@@ -220,13 +221,6 @@ function poolStage(stages: MapStage[], input: AsyncIterable<Batch>, signal: Abor
   })();
 }
 
-function mergeCounts(a: Record<string, number> | undefined, b: Record<string, number> | undefined): Record<string, number> | undefined {
-  if (!a) return b;
-  if (!b) return a;
-  const c = { ...a };
-  for (const k in b) c[k] = (c[k] ?? 0) + b[k];
-  return c;
-}
 
 export interface ReadLdifInWorkersOptions extends WorkerPoolOptions {
   /** A path, or `-` for standard input. */

@@ -38,7 +38,7 @@
  */
 import { heapEstimate, type Attribute, type Entry, type LdifRecord, type Origin } from '../entry.js';
 import { LdapflowError } from '../errors.js';
-import { formatAttrLines, formatEntryRaw, formatRecordTo, TextPieces } from '../sinks/ldif-format.js';
+import { formatAttrLines, formatEntryRaw, formatRecordTo, TextOut, TextPieces } from '../sinks/ldif-format.js';
 import { parseLdifText, type RawSpans } from '../sources/ldif-parser.js';
 import { normalizeDn, plainDn, PLAIN_HASH } from '../dn.js';
 import { hash64, HASH, ownString } from '../strings.js';
@@ -333,51 +333,85 @@ const hashes = new Grow(new Float64Array(4096));
  * (formatEntryRaw): the same bytes.
  */
 export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: string[], into?: Buffer, raw?: { spans: RawSpans; src: Buffer }): { wire: TextRecordsWire; buf: Buffer; len: number } {
-  const side: Array<[number, LdifRecord]> = [];
-  const text = new TextPieces();
-  let f: string[] = [];
-  const segments = [f];
-  ints.n = 0;
-  hashes.n = 0;
-  let nText = 0;
-  for (let i = 0; i < records.length; i++) {
-    const rec = records[i];
-    if (rec.kind !== 'entry' || rec.controls !== undefined || !refsOf(rec, refKeys)) { side.push([i, rec]); continue; }
-    if (f.length > SEGMENT) segments.push(f = []);
-    if (nText++ > 0) text.parts.push('\n');
-    if (raw) formatEntryRaw(rec, text, wrap, raw.spans, raw.src);
-    else formatRecordTo(rec, text.parts, wrap);
-    let ndn = rec.ndn;
-    if (ndn === undefined) {
-      try { ndn = rec.ndn = normalizeDn(rec.dn); } catch { ndn = undefined; }
-    }
-    const o = rec.origin;
-    f.push(rec.dn, ndn === undefined ? '' : ndn === rec.dn ? '=' : ndn, rec.category ?? '');
-    ints.push(text.pos);
-    ints.push(o ? o.line : -1);
-    ints.push(o ? o.index : -1);
-    ints.push(heapEstimate(rec));
-    const nrefs = found.length;
-    ints.push(nrefs);
-    for (let r = 0; r < nrefs; r++) {
-      const a = found[r];
-      const key = foundKeys[r];
-      f.push(key, a.name === key ? '' : a.name);
-      ints.push(a.values.length);
-      for (const v of a.values) pushHashes(v as string);
-    }
-    found.length = 0;
-    foundKeys.length = 0;
-    text.cut();
+  const enc = new TextRecordsEncoder(wrap, refKeys, into, raw);
+  enc.add(records);
+  return enc.ascii() ? enc.finish() : wholeRecords(records, enc.out.buf);
+}
+
+/** A batch whose text is not all ASCII (offsets would count characters, not bytes): every record travels whole. */
+export function wholeRecords(records: LdifRecord[], buf: Buffer): { wire: TextRecordsWire; buf: Buffer; len: number } {
+  const all = records.map((r, i) => [i, r] as [number, LdifRecord]);
+  return { wire: { s: [], i: new Int32Array(0), h: new Float64Array(0), n: records.length, side: all }, buf, len: 0 };
+}
+
+/**
+ * encodeTextRecords a few records at a time (`add`), their text appended to one buffer as they come: a worker
+ * writes a chunk's records as it reads them, so they need not all live at once (see worker.ts). One encoder at a
+ * time per thread (the numbers gather in module-level arrays).
+ */
+export class TextRecordsEncoder {
+  readonly out: TextOut;
+  private readonly side: Array<[number, LdifRecord]> = [];
+  private f: string[] = [];
+  private readonly segments = [this.f];
+  private n = 0;
+  private nText = 0;
+
+  constructor(private readonly wrap: number, private readonly refKeys: string[], into?: Buffer, private readonly raw?: { spans: RawSpans; src: Buffer }) {
+    this.out = new TextOut(into);
+    ints.n = 0;
+    hashes.n = 0;
   }
-  const wire: TextRecordsWire = { s: segments, i: ints.take(), h: hashes.take(), n: records.length, side };
-  const { buf, len, ascii } = text.write(into);
-  if (!ascii) {
-    // Not all ASCII (offsets count characters, not bytes): every record travels whole; the sink writes them.
-    const all = records.map((r, i) => [i, r] as [number, LdifRecord]);
-    return { wire: { s: [], i: new Int32Array(0), h: new Float64Array(0), n: records.length, side: all }, buf, len: 0 };
+
+  add(records: LdifRecord[]): void {
+    const { wrap, raw } = this;
+    const text = new TextPieces();
+    // Ends are offsets in the whole text: what was appended before, and the text of these so far.
+    const base = this.out.len;
+    for (let j = 0; j < records.length; j++) {
+      const rec = records[j];
+      const i = this.n++;
+      if (rec.kind !== 'entry' || rec.controls !== undefined || !refsOf(rec, this.refKeys)) { this.side.push([i, rec]); continue; }
+      if (this.f.length > SEGMENT) this.segments.push(this.f = []);
+      const f = this.f;
+      if (this.nText++ > 0) text.parts.push('\n');
+      if (raw) formatEntryRaw(rec, text, wrap, raw.spans, raw.src);
+      else formatRecordTo(rec, text.parts, wrap);
+      let ndn = rec.ndn;
+      if (ndn === undefined) {
+        try { ndn = rec.ndn = normalizeDn(rec.dn); } catch { ndn = undefined; }
+      }
+      const o = rec.origin;
+      f.push(rec.dn, ndn === undefined ? '' : ndn === rec.dn ? '=' : ndn, rec.category ?? '');
+      ints.push(base + text.pos);
+      ints.push(o ? o.line : -1);
+      ints.push(o ? o.index : -1);
+      ints.push(heapEstimate(rec));
+      const nrefs = found.length;
+      ints.push(nrefs);
+      for (let r = 0; r < nrefs; r++) {
+        const a = found[r];
+        const key = foundKeys[r];
+        f.push(key, a.name === key ? '' : a.name);
+        ints.push(a.values.length);
+        for (const v of a.values) pushHashes(v as string);
+      }
+      found.length = 0;
+      foundKeys.length = 0;
+      text.cut();
+    }
+    this.out.append(text);
   }
-  return { wire, buf, len };
+
+  /** Whether all the text so far is ASCII (else the offsets are not bytes: see wholeRecords). */
+  ascii(): boolean {
+    return this.out.ascii;
+  }
+
+  finish(): { wire: TextRecordsWire; buf: Buffer; len: number } {
+    const wire: TextRecordsWire = { s: this.segments, i: ints.take(), h: hashes.take(), n: this.n, side: this.side };
+    return { wire, buf: this.out.text(), len: this.out.len };
+  }
 }
 
 function sameBytes(buf: Buffer, at: number, s: string): boolean {

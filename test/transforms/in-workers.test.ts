@@ -306,6 +306,68 @@ t.test('a stage that throws in a worker ends the run with one error naming the s
   t.equal(e2.line, victim.origin!.line);
 });
 
+t.test('workers that write text as they read: a stage failure, input damage and explained entries come out as without text', async (t) => {
+  // The workers parse, change and write a chunk a 64 KiB piece at a time when they write the text (worker.ts
+  // streamChunk); a stage failure goes back to the whole chunk to name its record.
+  const dir = t.testdir();
+  const workerFile = testWorker(dir);
+  const recs = (await inlineBatches(sample, [])).flatMap((b) => b.records);
+  const victim = recs[157];
+  const stages = [...(await realStages()), failingStage('boom', victim.dn)];
+  const formats = [{ wrap: 76 }, { wrap: 76, refs: ['member', 'uniquemember', 'manager'] }];
+  for (const format of formats) {
+    const tag = format.refs ? 'text entries' : 'LDIF text';
+    const e = await runToError(t, readLdifInWorkers({ input: sample, stages, workers: 2, batchSize: 40, workerFile, format }), [], workerFile, false);
+    t.equal(e.code, 'WORKER_STAGE_FAILED', `${tag}: a stage failure`);
+    t.equal(e.dn, victim.dn, `${tag}: names the DN`);
+    t.equal(e.line, victim.origin!.line, `${tag}: names the line the record starts on`);
+  }
+  // Fatal damage: the line the inline reader reports.
+  const lines = readFileSync(sample, 'latin1').split('\n');
+  lines[2500] = lines[2500] + '\0';
+  const bad = join(dir, 'nul.ldif');
+  writeFileSync(bad, lines.join('\n'), 'latin1');
+  let inline: LdapflowError | undefined;
+  try { await collect(readLdif({ input: bad })); } catch (err) { inline = err as LdapflowError; }
+  for (const format of formats) {
+    let pooled: LdapflowError | undefined;
+    try { await collect(readLdifInWorkers({ input: bad, stages: await realStages(), workers: 2, batchSize: 30, format })); } catch (err) { pooled = err as LdapflowError; }
+    t.equal(pooled?.code, 'LDIF_NOT_TEXT', `${format.refs ? 'text entries' : 'LDIF text'}: input damage`);
+    t.equal(pooled?.line, inline?.line, `same line (${inline?.line})`);
+  }
+  // Notes for explained entries (several per entry, from both stages), rejects and counts, in the order the inline
+  // stages give them over whole batches; chunks of ~450 KB, so several pieces each.
+  const gen = join(dir, 'gen.ldif');
+  await generate({ entries: 3000, out: gen, seed: 7, outOfOrder: 0.05 });
+  // With a record the reader rejects every 50, so a chunk has rejects from reading after ones from the stages.
+  const parts = readFileSync(gen, 'latin1').split('\n\n');
+  writeFileSync(gen, parts.map((p, i) => (i % 50 === 49 ? `dn: cn=bad${i},dc=example,dc=com\nno colon here\n\n${p}` : p)).join('\n\n'), 'latin1');
+  const schema = await loadSchemas([]);
+  const explain = (await inlineBatches(gen, [])).flatMap((b) => b.records).filter((_, i) => i % 7 === 3).map((r) => r.dn);
+  const explaining = [categorize({ schema }), fixSchema({ schema, preset: await loadPreset('oid-to-oud'), explain })];
+  const want = await inlineBatches(gen, explaining, 250);
+  const wantNotes = want.flatMap((b) => b.notes ?? []).map((n) => `${n.dn} ${n.stage} ${n.code} ${n.message}`);
+  t.ok(wantNotes.length > explain.length, `${wantNotes.length} notes for ${explain.length} explained entries`);
+  const kinds = new Set(want.flatMap((b) => b.rejects.map((r) => r.code)));
+  t.ok(kinds.has('LDIF_SYNTAX') || kinds.size > 1, `rejects from reading and from the stages (${[...kinds].join(', ')})`);
+  for (const format of formats) {
+    const tag = format.refs ? 'text entries' : 'LDIF text';
+    const got = await collect(readLdifInWorkers({ input: gen, stages: explaining, workers: 2, batchSize: 250, format }));
+    t.same(got.flatMap((b) => b.notes ?? []).map((n) => `${n.dn} ${n.stage} ${n.code} ${n.message}`), wantNotes, `${tag}: the same notes in the same order`);
+    // Rejects: each batch's from reading, then each stage's, so their order follows where batches are cut; the
+    // inline reader cuts by count, the workers by bytes. The same set, and per chunk the same order as below.
+    t.same(got.flatMap((b) => b.rejects).map(describeReject).sort(), want.flatMap((b) => b.rejects).map(describeReject).sort(), `${tag}: the same rejects`);
+    const total = (bs: Batch[]) => { const c: Record<string, number> = {}; for (const b of bs) for (const k in b.counts ?? {}) c[k] = (c[k] ?? 0) + b.counts![k]; return c; };
+    t.same(total(got), total(want), `${tag}: the same counts`);
+    // Per chunk, against the workers that do not write text (they parse the whole chunk, then run the stages).
+    const whole = await collect(readLdifInWorkers({ input: gen, stages: explaining, workers: 2, batchSize: 250 }));
+    t.equal(got.length, whole.length, `${tag}: as many chunks (${got.length})`);
+    t.same(got.map((b) => JSON.stringify(b.counts ?? {})), whole.map((b) => JSON.stringify(b.counts ?? {})), `${tag}: each chunk's counts, in the same order`);
+    t.same(got.map((b) => (b.notes ?? []).length), whole.map((b) => (b.notes ?? []).length), `${tag}: each chunk's notes`);
+    t.same(got.map((b) => b.rejects.map((r) => r.dn).join('|')), whole.map((b) => b.rejects.map((r) => r.dn).join('|')), `${tag}: each chunk's rejects`);
+  }
+});
+
 t.test('a worker thread that dies ends the run with one error, not a hang', async (t) => {
   const dir = t.testdir();
   const workerFile = testWorker(dir);
