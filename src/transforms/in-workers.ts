@@ -455,8 +455,11 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
                 }
                 break;
               }
-              cutRecords += countRecords(view.subarray(0, cut), crlf);
-              cutBytes += cut;
+              // Records counted in the chunk's first 64 KiB, not all of it: a search per record on the main thread
+              // (~0.5 s at 1M entries) for an estimate. Still a function of the input alone.
+              const sample = Math.min(cut, 1 << 16);
+              cutRecords += countRecords(view.subarray(0, sample), crlf);
+              cutBytes += sample;
               yield send(cut);
             }
           }
