@@ -147,21 +147,23 @@ function streamChunk(stages: MapStage[], config: WorkerConfig, task: Extract<Wor
     for (let i = released; i < spans.n; i++) { spans.vals[i] = undefined; spans.names[i] = undefined; }
     released = spans.n;
   };
-  try {
-    for (let off = 0; off < src.length; off += PIECE) {
-      try {
-        parser.push(src.toString('latin1', off, Math.min(off + PIECE, src.length)), out);
-      } catch (err) {
-        return { rejects: [], fatal: fatalFrom(err, 'LDIF_PARSE_FAILED') };
-      }
-      piece();
-    }
+  // Read (a piece, or the end of the input), then change and write what was read; damage that ends the input is fatal.
+  const step = (read: () => void): WorkerResult | undefined => {
     try {
-      parser.end(out);
+      read();
     } catch (err) {
       return { rejects: [], fatal: fatalFrom(err, 'LDIF_PARSE_FAILED') };
     }
     piece();
+    return undefined;
+  };
+  try {
+    for (let off = 0; off < src.length; off += PIECE) {
+      const fatal = step(() => parser.push(src.toString('latin1', off, Math.min(off + PIECE, src.length)), out));
+      if (fatal) return fatal;
+    }
+    const fatal = step(() => parser.end(out));
+    if (fatal) return fatal;
   } catch (err) {
     if (err instanceof StageFailure) return undefined;
     throw err;
