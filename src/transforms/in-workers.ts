@@ -46,9 +46,9 @@ export interface WorkerPoolOptions {
  * The default `--workers`: one worker per core (at most 4) when the main thread is light, that is when the workers
  * also write the LDIF text (`mainLight`: with `--passthrough`, `--no-order`, or text entries for the ordering stage);
  * else one per core beyond the first (at most 4); 0 (inline) on one core. Measured on the 2-core machine
- * (bench/RESULTS.md, `npm run bench`, 2026-12-05 05:22Z), full oid-to-oud pipeline at 1M entries with text entries:
- * inline 27.8k entries/s (308 MB), 1 worker 40.1k/s (278 MB), 2 workers 47.9k/s (374 MB); passthrough with 2
- * workers 84.9k/s (254 MB); 3 workers were no faster than 2 (20.5 vs 20.2 s, 485 MB). Before text entries, when the
+ * (bench/RESULTS.md, `npm run bench`, 2026-12-05 07:46Z), full oid-to-oud pipeline at 1M entries with text entries:
+ * inline 24.1k entries/s (305 MB), 1 worker 36.1k/s (285 MB), 2 workers 48.0k/s (339 MB); passthrough with 2
+ * workers 79.1k/s (180 MB); 3 workers were no faster than 2 (20.5 vs 20.2 s, 485 MB, an earlier build). Before text entries, when the
  * main thread decoded, ordered and wrote every record, one worker paid and a second found no free core (2026-11-25:
  * 21.1k/s vs 19.8k/s). More than 2 cores was not measured: the cap of 4 is a guess that the main thread becomes the
  * bottleneck.
