@@ -115,7 +115,6 @@ function newPool(file: string, workers: number, queueDepth: number, config: Work
     maxQueue: workers * queueDepth + workers,
     concurrentTasksPerWorker: 1,
     workerData: config,
-    ...(process.env.LF_YOUNG ? { resourceLimits: { maxYoungGenerationSizeMb: +process.env.LF_YOUNG } } : {}),
   });
 }
 
@@ -220,7 +219,6 @@ function poolStage(stages: MapStage[], input: AsyncIterable<Batch>, signal: Abor
     }
   })();
 }
-
 
 export interface ReadLdifInWorkersOptions extends WorkerPoolOptions {
   /** A path, or `-` for standard input. */
@@ -391,7 +389,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
         let end = 0;
         let crlf = false;
         let first = true;
-        let chunkStart = 0; // byte offset of `cur` in the (decoded) input
+        let chunkStart = 0; // byte offset of `cur[head]` in the (decoded) input
         const send = (cut: number) => {
           const shared = inputs.take(cut);
           cur.copy(Buffer.from(shared), 0, head, head + cut);
