@@ -180,16 +180,25 @@ function streamChunk(stages: MapStage[], config: WorkerConfig, task: Extract<Wor
   let res: WorkerResult;
   if (enc) {
     const { wire, buf, len } = enc.finish();
-    res = buf === into ? { textRecords: wire, ldifLen: len, rejects } : { textRecords: wire, ldif: buf.subarray(0, len), rejects };
+    res = textEntriesResult(wire, buf, len, into, rejects);
   } else {
-    const buf = txt!.out.text();
-    res = buf === into ? { ldifLen: txt!.out.len, ldifRecords: written, rejects } : { ldif: buf, ldifRecords: written, rejects };
+    res = ldifResult(txt!.out.text(), txt!.out.len, written, into, rejects);
   }
   if (counts) res.counts = counts;
   if (notes.length) res.notes = notes;
   res.lines = parser.lineNo;
   res.recordCount = parser.recordCount;
   return res;
+}
+
+/** Text entries' result: their text in the task's `out` (`into`) when it fit there, else in a buffer of its own. */
+function textEntriesResult(wire: TextRecordsWire, buf: Buffer, len: number, into: Buffer | undefined, rejects: Reject[]): WorkerResult {
+  return buf === into ? { textRecords: wire, ldifLen: len, rejects } : { textRecords: wire, ldif: buf.subarray(0, len), rejects };
+}
+
+/** LDIF text's result (`n` records): in the task's `out` (`into`) when it fit there, else `buf`, exactly its size. */
+function ldifResult(buf: Buffer, len: number, n: number, into: Buffer | undefined, rejects: Reject[]): WorkerResult {
+  return buf === into ? { ldifLen: len, ldifRecords: n, rejects } : { ldif: buf, ldifRecords: n, rejects };
 }
 
 class StageFailure extends Error {
@@ -296,11 +305,11 @@ export function makeHandler(extra: Record<string, StageFactory> = {}): (task: Wo
     if (config.format?.refs) {
       const into = task.kind === 'raw' && task.out ? Buffer.from(task.out) : undefined;
       const { wire, buf, len } = encodeTextRecords(out.records, config.format.wrap, config.format.refs, into, raw);
-      res = buf === into ? { textRecords: wire, ldifLen: len, rejects: out.rejects } : { textRecords: wire, ldif: buf.subarray(0, len), rejects: out.rejects };
+      res = textEntriesResult(wire, buf, len, into, out.rejects);
     } else if (config.format) {
       const into = task.kind === 'raw' && task.out ? Buffer.from(task.out) : undefined;
       const { buf, len } = formatRecordsToBuffer(out.records, config.format.wrap, into, raw);
-      res = buf === into ? { ldifLen: len, ldifRecords: out.records.length, rejects: out.rejects } : { ldif: buf, ldifRecords: out.records.length, rejects: out.rejects };
+      res = ldifResult(buf, len, out.records.length, into, out.rejects);
     } else {
       res = { records: encodeRecords(out.records), rejects: out.rejects };
     }
