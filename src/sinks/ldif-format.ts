@@ -5,7 +5,7 @@
  * (comments are folded on code-point boundaries, counting UTF-8 bytes). Attribute and value order is kept.
  */
 import { base64Of, type Control, type Entry, type LdifRecord, type Value } from '../entry.js';
-import type { RawSpans } from '../sources/ldif-parser.js';
+import type { RawSource, RawSpans } from '../sources/ldif-parser.js';
 import { ownString } from '../strings.js';
 import { TextEntry } from '../transforms/text-record.js';
 
@@ -252,7 +252,7 @@ export const JOIN_PARTS = 1024;
  * as it is; consecutive ones of one batch (a newline between them there too) in one copy. With `raw` (the bytes the
  * records were read from and the spans their reader noted), entries are written by formatEntryRaw.
  */
-export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: Buffer, raw?: { spans: RawSpans; src: Buffer }): { buf: Buffer; len: number } {
+export function formatRecordsToBuffer(records: LdifRecord[], wrap = 76, into?: Buffer, raw?: RawSource): { buf: Buffer; len: number } {
   const { buf, len } = piecesOf(records, wrap, raw).write(into);
   return { buf, len };
 }
@@ -267,7 +267,7 @@ export function formatRecordsToBuffers(records: LdifRecord[], wrap = 76): Uint8A
 }
 
 /** The records' text; `after`: records came before them (so the first one's blank line goes first too). */
-function piecesOf(records: LdifRecord[], wrap: number, raw?: { spans: RawSpans; src: Buffer }, after = false): TextPieces {
+function piecesOf(records: LdifRecord[], wrap: number, raw?: RawSource, after = false): TextPieces {
   const text = new TextPieces();
   for (let i = 0; i < records.length; i++) {
     const rec = records[i];
@@ -422,7 +422,7 @@ export class TextOut {
 export class RecordsText {
   readonly out: TextOut;
   private n = 0;
-  constructor(private readonly wrap: number, into?: Buffer, private readonly raw?: { spans: RawSpans; src: Buffer }) {
+  constructor(private readonly wrap: number, into?: Buffer, private readonly raw?: RawSource) {
     this.out = new TextOut(into);
   }
 

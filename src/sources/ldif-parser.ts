@@ -77,6 +77,12 @@ export class RawSpans {
   }
 }
 
+/** Input a writer copies attribute lines from: the bytes a reader read (`src`) and the spans it noted in them. */
+export interface RawSource {
+  spans: RawSpans;
+  src: Buffer;
+}
+
 export interface ParseOutput {
   records: LdifRecord[];
   rejects: Reject[];

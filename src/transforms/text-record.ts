@@ -39,7 +39,7 @@
 import { heapEstimate, type Attribute, type Entry, type LdifRecord, type Origin } from '../entry.js';
 import { LdapflowError } from '../errors.js';
 import { formatAttrLines, formatEntryRaw, formatRecordTo, TextOut, TextPieces } from '../sinks/ldif-format.js';
-import { parseLdifText, type RawSpans } from '../sources/ldif-parser.js';
+import { parseLdifText, type RawSource } from '../sources/ldif-parser.js';
 import { normalizeDn, plainDn, PLAIN_HASH } from '../dn.js';
 import { hash64, HASH, ownString } from '../strings.js';
 import { sideReader } from './record-codec.js';
@@ -332,7 +332,7 @@ const hashes = new Grow(new Float64Array(4096));
  * records were read from, and the spans its reader noted), attributes that came through unchanged are copied from it
  * (formatEntryRaw): the same bytes.
  */
-export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: string[], into?: Buffer, raw?: { spans: RawSpans; src: Buffer }): { wire: TextRecordsWire; buf: Buffer; len: number } {
+export function encodeTextRecords(records: LdifRecord[], wrap: number, refKeys: string[], into?: Buffer, raw?: RawSource): { wire: TextRecordsWire; buf: Buffer; len: number } {
   const enc = new TextRecordsEncoder(wrap, refKeys, into, raw);
   enc.add(records);
   return enc.ascii() ? enc.finish() : wholeRecords(records, enc.out.buf);
@@ -357,7 +357,7 @@ export class TextRecordsEncoder {
   private n = 0;
   private nText = 0;
 
-  constructor(private readonly wrap: number, private readonly refKeys: string[], into?: Buffer, private readonly raw?: { spans: RawSpans; src: Buffer }) {
+  constructor(private readonly wrap: number, private readonly refKeys: string[], into?: Buffer, private readonly raw?: RawSource) {
     this.out = new TextOut(into);
     ints.n = 0;
     hashes.n = 0;
