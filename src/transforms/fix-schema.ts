@@ -404,6 +404,9 @@ class Fixer {
   private readonly byRdn: Map<string, string>;
   private readonly auxEq: Map<string, string>;
   private readonly attrCache = new Map<string, AttrInfo>();
+  /** The last entry's attribute descriptions by position (objectclass left out) and their infos (see fixEntry). */
+  private readonly seenKeys: string[] = [];
+  private readonly seenInfos: AttrInfo[] = [];
   private readonly planCache = new Map<string, Plan>();
   /** First level of the plan cache: by RDN types and the classes exactly as spelled (list-memo.ts), no sorting. */
   private readonly plansByList = new ListMemo<Plan>((ocValues, rdnTypes) => this.planBySortedList(ocValues, rdnTypes), 20000);
@@ -785,6 +788,12 @@ class Fixer {
     // objectclass first (a new map has it first), and while the source is read every slot made is the description
     // being read. Descriptions added after (RDN values, MUST) go last either way.
     let inPlace = true;
+    // The attribute descriptions of one export come in the same order entry after entry, and the reader hands the same
+    // string for the same name at the same position (its shape cache): the previous entry's description at this
+    // position, when equal (mostly the same string: a pointer compare), gives its info without a look-up in attrCache.
+    const seenKeys = this.seenKeys;
+    const seenInfos = this.seenInfos;
+    let pos = 0;
     for (const desc of attrs.keys()) {
       const a = attrValues.next().value as Attribute;
       if (first) {
@@ -793,7 +802,14 @@ class Fixer {
       }
       if (desc === 'objectclass') continue;
       const slots = es.n;
-      const info = this.attrInfo(desc);
+      let info: AttrInfo;
+      if (seenKeys[pos] === desc) info = seenInfos[pos];
+      else {
+        info = this.attrInfo(desc);
+        seenKeys[pos] = desc;
+        seenInfos[pos] = info;
+      }
+      pos++;
       if (info.kind === 'remove') {
         fixAttr(cx, info.code!, a.name, ' removed: ', info.why!);
       } else if (info.kind === 'map') {
