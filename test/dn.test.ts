@@ -4,7 +4,8 @@
 import t from 'tap';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { dnDepth, dnEquals, escapeDnValue, formatDn, isWithin, normalizeDn, parentDn, parseDn, rdnOf } from '../src/dn.js';
+import { dnDepth, dnEquals, escapeDnValue, formatDn, isWithin, normalizeDn, parentDn, parseDn, PLAIN_HASH, plainDn, rdnOf } from '../src/dn.js';
+import { hash64 } from '../src/strings.js';
 import { LdapflowError } from '../src/errors.js';
 
 t.test('RFC 4514 escapes are unescaped on parse and re-escaped on serialize', async (t) => {
@@ -192,4 +193,51 @@ t.test('normalizeDn: the split-on-"," fast path agrees with the full parser on r
   t.throws(() => normalizeDn(' \t '), { code: 'DN_INVALID' }, 'the full parser skips spaces only');
   t.throws(() => normalizeDn('cn=x, \t,dc=y'), { code: 'DN_INVALID' }, 'an empty RDN is invalid');
   t.throws(() => normalizeDn('cn=x,dc=y, '), { code: 'DN_INVALID' }, 'a trailing separator is invalid');
+});
+
+t.test('plainDn: a DN it calls plain is normalized by lower-casing, and its hashes are those of both spellings', async (t) => {
+  // Random DNs of plain characters (ASCII and Latin-1 letters, both cases) and of characters that are not plain (NBSP,
+  // ideographic space, U+0130, DEL, C1 controls, an emoji, "=", "#", doubled spaces). The normalized form to match is
+  // the full parser's: the DN with the first letter of its last value written as a hex escape (\76 for "v").
+  const types = ['cn', 'CN', 'ou', 'uid', 'x-1', 'dc', '2.5.4.3'];
+  const chars = ['a', 'Z', '0', '-', '.', ' ', '  ', 'é', 'É', 'Ç', 'ã', 'Õ', 'ß', 'ÿ', '×', '÷', 'Þ', 'þ', '¡', '\u00a0', '\u3000', 'İ', '\u007f', '\u0085', '😀', '=', '#'];
+  let seed = 7;
+  const rnd = (n: number) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return (seed >>> 8) % n; };
+  const bad: string[] = [];
+  let plain = 0;
+  let plainLatin1 = 0;
+  let notPlain = 0;
+  for (let k = 0; k < 20000 && bad.length < 10; k++) {
+    let dn = '';
+    let at = 0;
+    for (let r = 1 + rnd(4); r > 0; r--) {
+      if (dn) dn += ',';
+      dn += types[rnd(types.length)] + '=';
+      at = dn.length;
+      dn += 'v';
+      for (let i = rnd(6); i > 0; i--) dn += chars[rnd(chars.length)];
+    }
+    const upper = plainDn(dn, dn.length, true);
+    if (upper < 0) { notPlain++; continue; }
+    plain++;
+    if (/[\u00a1-\u00ff]/.test(dn)) plainLatin1++;
+    const hashes = [...PLAIN_HASH];
+    let slow: string;
+    try { slow = normalizeDn(dn.slice(0, at) + '\\76' + dn.slice(at + 1)); } catch (e) { bad.push(`${JSON.stringify(dn)}: plain, but the full parser says ${(e as Error).message}`); continue; }
+    const lowered = upper ? dn.toLowerCase() : dn;
+    if (lowered !== slow) bad.push(`${JSON.stringify(dn)}: lower-cased ${JSON.stringify(lowered)}, the full parser ${JSON.stringify(slow)}`);
+    else if (normalizeDn(dn) !== slow) bad.push(`${JSON.stringify(dn)}: normalizeDn ${JSON.stringify(normalizeDn(dn))}`);
+    const want = [...hash64(slow), ...hash64(dn)];
+    if (hashes.join() !== want.join()) bad.push(`${JSON.stringify(dn)}: hashes ${hashes} want ${want}`);
+  }
+  t.same(bad, [], 'every plain DN: lower-casing is the full normalization; the hashes match hash64 of both spellings');
+  t.ok(plain > 1000 && plainLatin1 > 500 && notPlain > 1000, `both kinds met (${plain} plain, ${plainLatin1} of them with Latin-1; ${notPlain} not)`);
+  const p = (dn: string) => plainDn(dn, dn.length, false);
+  t.equal(p('cn=Jos\u00e9,dc=x'), 1, 'Latin-1 in a value is plain; the upper-case J makes it 1');
+  t.equal(p('cn=jos\u00c9'), 1, 'É is upper case');
+  t.equal(p('cn=jos\u00e9'), 0, 'é is not');
+  t.equal(p('cn=a\u00d7b'), 0, '× is no letter');
+  t.equal(p('cn=a\u00a0b'), -1, 'a no-break space is white space to normalization');
+  t.equal(p('cn=\u0130'), -1, 'past U+00FF: the full way');
+  t.equal(p('c\u00e9=x'), -1, 'not in a type');
 });
