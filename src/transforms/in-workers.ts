@@ -113,7 +113,11 @@ function newPool(file: string, workers: number, queueDepth: number, config: Work
     maxThreads: workers,
     idleTimeout: 60_000,
     maxQueue: workers * queueDepth + workers,
-    concurrentTasksPerWorker: 1,
+    // A worker holds its next task(s) already: with one task per worker, the next was posted only when the main
+    // thread had handled the 'done' message, and on 2 cores shared by three busy threads the workers waited for that
+    // turn. The tasks of one worker still run one after the other (the handler is synchronous); in flight stays
+    // bounded by `inOrder` (workers x queueDepth).
+    concurrentTasksPerWorker: queueDepth,
     workerData: config,
   });
 }
