@@ -43,20 +43,24 @@ export interface WorkerPoolOptions {
 }
 
 /**
- * The default `--workers`: one worker per core (at most 4) when the main thread is light, that is when the workers
- * also write the LDIF text (`mainLight`: with `--passthrough`, `--no-order`, or text entries for the ordering stage);
- * else one per core beyond the first (at most 4); 0 (inline) on one core. Measured on the 2-core machine
- * (bench/RESULTS.md, `npm run bench`, 2026-12-05 07:46Z), full oid-to-oud pipeline at 1M entries with text entries:
- * inline 24.1k entries/s (305 MB), 1 worker 36.1k/s (285 MB), 2 workers 48.0k/s (339 MB); passthrough with 2
- * workers 79.1k/s (180 MB); 3 workers were no faster than 2 (20.5 vs 20.2 s, 485 MB, an earlier build). Before text entries, when the
- * main thread decoded, ordered and wrote every record, one worker paid and a second found no free core (2026-11-25:
- * 21.1k/s vs 19.8k/s). More than 2 cores was not measured: the cap of 4 is a guess that the main thread becomes the
- * bottleneck.
+ * The default `--workers` (0, inline, on one core; at most 4):
+ *  - `mainLight` (the workers also write the LDIF text: `--passthrough`, `--no-order`): one worker per core.
+ *  - `ordering` (with `mainLight`: the workers write text entries for the ordering stage, which runs on the main
+ *    thread): one more than the cores. The main thread takes about a third of a core and waits on the workers, the
+ *    writes and the spill in turns; with one worker per core the cores were idle ~8% of the run (utilization 1.83 of
+ *    2 sampled every 0.5 s), a third worker fills those gaps.
+ *  - else (the main thread decodes and orders every record): one per core beyond the first.
+ * Measured on the 2-core machine at 1M entries (`npm run bench`, bench/RESULTS.md; and alternating runs of the same
+ * build, 2026-12-05): the oid-to-oud pipeline with text entries took 17.3 s with 3 workers against 18.3 s with 2
+ * (medians of 3; 379 vs 317 MB); `--passthrough` took 9.5 s with 2 workers against 10.2 s with 3. Before text
+ * entries, when the main thread decoded, ordered and wrote every record, one worker paid and a second found no free
+ * core (2026-11-25: 21.1k/s vs 19.8k/s). More than 2 cores was not measured: the cap of 4 is a guess that the main
+ * thread becomes the bottleneck.
  */
-export function defaultWorkers(mainLight = false): number {
+export function defaultWorkers(mainLight = false, ordering = false): number {
   const cores = availableParallelism();
   if (cores < 2) return 0;
-  return Math.min(mainLight ? cores : cores - 1, 4);
+  return Math.min(!mainLight ? cores - 1 : ordering ? cores + 1 : cores, 4);
 }
 
 /** The compiled worker module. From src/ (tests run .ts through a loader) it is the one in dist/. */
@@ -574,9 +578,8 @@ export function planWorkers(p: PlanWorkersOptions): WorkerPlan {
   let k = 0;
   while (k < p.stages.length && p.stages[k].kind === 'map' && canRunInWorker(p.stages[k] as MapStage)) k++;
   const refs = !allInWorkers && p.ldifInput !== undefined && p.format ? textAttributesOf(p.stages.slice(k)) : undefined;
-  // With text entries the main thread only orders light entries and copies text: one worker per core pays there too
-  // (1M entries, 2 cores: see bench/RESULTS.md).
-  const workers = p.workers ?? defaultWorkers(allInWorkers || refs !== undefined);
+  // With text entries the main thread only orders light entries and copies text (see defaultWorkers).
+  const workers = p.workers ?? defaultWorkers(allInWorkers || refs !== undefined, !allInWorkers && refs !== undefined);
   if (workers === 0 || !(allInWorkers || refs || p.stages.some((s) => s.kind === 'map'))) return { source: p.source, stages: p.stages, workers: 0 };
   const pool = { workers, queueDepth: p.queueDepth };
   if (allInWorkers) {
