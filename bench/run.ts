@@ -1,6 +1,6 @@
 /**
  * bench/run.ts: the benchmark suite. `npm run bench [-- --sizes 100000,1000000] [--quick] [--dir D] [--seed S]
- *   [--only floor,python,parse,write,pipeline] [--workers 0,1,2] [--timeout SECONDS per measurement, default 1800]
+ *   [--only floor,python,parse,write,pipeline] [--workers 0,1,2,3] [--timeout SECONDS per measurement, default 1800]
  *   [--results FILE | --no-results]`
  *
  * On generated OID-style exports (bench/gen.ts, 5% of entries out of order; generated once into the bench work dir,
@@ -11,7 +11,8 @@
  *   parse        ldapflow parse-only through the library: readLdif() batches, records and rejects counted
  *   parse+write  ldapflow parse then write through the library: run({ source: readLdif, stages: [], sink: writeLdif })
  *                (inline), and through the CLI: `run IN OUT --passthrough` with the default workers, which parse and write
- *   pipeline wN  `node dist/src/cli.js run IN OUT --preset oid-to-oud --workers N` (the full LDIF-to-LDIF migration)
+ *   pipeline wN  `node dist/src/cli.js run IN OUT --preset oid-to-oud --workers N` (the full LDIF-to-LDIF migration; the
+ *                row of the default worker count says so)
  * Each measurement is its own child process under `/usr/bin/time -v` (peak RSS = its "Maximum resident set size"; when
  * /usr/bin/time is missing, the child's own process.resourceUsage().maxRSS for Node children, else "n/a"). Time is the
  * child's wall time, start-up included (Node ~0.05 s, Python ~0.05 s). Rates are per record of the input file.
@@ -26,6 +27,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { defaultWorkers } from '../src/transforms/in-workers.js';
 
 const defaultPassthroughWorkers = () => defaultWorkers(true);
+/** The CLI's default for the pipeline: the workers write text entries for the ordering stage (planWorkers). */
+const defaultPipelineWorkers = () => defaultWorkers(true, true);
 
 const here = dirname(fileURLToPath(import.meta.url)); // dist/bench
 const distRoot = resolve(here, '..'); // dist
@@ -221,6 +224,11 @@ function log(s: string): void {
   process.stderr.write(`bench: ${s}\n`);
 }
 
+/** A pipeline row's name: the default worker count says so. */
+function pipelineName(w: number): string {
+  return `ldapflow pipeline --workers ${w}${w === defaultPipelineWorkers() ? ' (the default)' : ''}`;
+}
+
 function rowFrom(size: number, name: string, bytes: number, m: Measured, records: number | undefined, note: string): Row {
   if (m.code === -1) return { size, name, note: firstLine(m.stderr), skipped: true };
   const rssKb = m.rssKb;
@@ -251,7 +259,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     sizes: [100000, 1000000], quick: false, dir: '/tmp/ldapflow-bench', seed: 1,
-    only: new Set(['floor', 'python', 'parse', 'write', 'pipeline']), workers: [0, 1, 2], results: join(repoRoot, 'bench', 'RESULTS.md'),
+    only: new Set(['floor', 'python', 'parse', 'write', 'pipeline']), workers: [0, 1, 2, 3], results: join(repoRoot, 'bench', 'RESULTS.md'),
   };
   let sizesGiven = false;
   let resultsGiven = false;
@@ -270,7 +278,7 @@ function parseArgs(argv: string[]): Args {
       case '--no-results': a.results = null; resultsGiven = true; break;
       case '-h': case '--help':
         process.stderr.write('usage: npm run bench -- [--sizes 100000,1000000] [--quick] [--dir D] [--seed S] ' +
-          '[--only floor,python,parse,write,pipeline] [--workers 0,1,2] [--timeout SECONDS] [--results FILE | --no-results]\n');
+          '[--only floor,python,parse,write,pipeline] [--workers 0,1,2,3] [--timeout SECONDS] [--results FILE | --no-results]\n');
         process.exit(0);
       // falls through
       default: die(`unknown argument ${argv[i]}`);
@@ -333,13 +341,18 @@ function targets(rows: Row[]): string[] {
     const writes = rows.filter((x) => x.size === size && (x.name === 'ldapflow parse+write' || x.name.startsWith('ldapflow run --passthrough')) && !x.skipped && !x.note.startsWith('failed'));
     check(writes.sort((a, b) => (b.entriesPerSec ?? 0) - (a.entriesPerSec ?? 0))[0] ?? rows.find((x) => x.size === size && x.name === 'ldapflow parse+write'), 'parse+write', 80, null, 300);
     const pipes = rows.filter((x) => x.size === size && x.name.startsWith('ldapflow pipeline') && !x.skipped && !x.note.startsWith('failed'));
-    const best = pipes.sort((a, b) => (b.entriesPerSec ?? 0) - (a.entriesPerSec ?? 0))[0];
-    check(best ?? rows.find((x) => x.size === size && x.name.startsWith('ldapflow pipeline')), 'full pipeline, best worker count', null, 40000, 512);
-    const w0 = rows.find((x) => x.size === size && x.name === 'ldapflow pipeline --workers 0' && !x.skipped);
-    const w2 = rows.find((x) => x.size === size && x.name === 'ldapflow pipeline --workers 2' && !x.skipped);
-    if (w0?.entriesPerSec && w2?.entriesPerSec && !w0.note.startsWith('failed') && !w2.note.startsWith('failed')) {
-      const x = w2.entriesPerSec / w0.entriesPerSec;
-      out.push(`- ${fmt(size)} entries: 2 workers vs inline: ${fmt(x, 2)}x (${x > 1.1 ? 'the pool pays' : x < 0.9 ? 'the pool costs' : 'no clear difference'} on ${cpus().length} cores)`);
+    const pipe = (w: number) => pipes.find((x) => x.name === pipelineName(w));
+    const dflt = pipe(defaultPipelineWorkers());
+    const best = [...pipes].sort((a, b) => (b.entriesPerSec ?? 0) - (a.entriesPerSec ?? 0))[0];
+    // The issue's command is `ldapflow run big.ldif out.ldif --preset oid-to-oud`: the default workers.
+    if (dflt) check(dflt, 'full pipeline, the default workers', null, 40000, 512);
+    if (!dflt || best !== dflt) check(best ?? rows.find((x) => x.size === size && x.name.startsWith('ldapflow pipeline')), 'full pipeline, best worker count', null, 40000, 512);
+    const w0 = pipe(0);
+    for (const w of [2, defaultPipelineWorkers()].filter((v, i, a) => v > 0 && a.indexOf(v) === i)) {
+      const r = pipe(w);
+      if (!w0?.entriesPerSec || !r?.entriesPerSec) continue;
+      const x = r.entriesPerSec / w0.entriesPerSec;
+      out.push(`- ${fmt(size)} entries: ${w} workers${w === defaultPipelineWorkers() ? ' (the default)' : ''} vs inline: ${fmt(x, 2)}x (${x > 1.1 ? 'the pool pays' : x < 0.9 ? 'the pool costs' : 'no clear difference'} on ${cpus().length} cores)`);
     }
   }
   return out;
@@ -427,7 +440,7 @@ async function main(): Promise<void> {
     }
     if (args.only.has('pipeline')) {
       for (const w of args.workers) {
-        const name = `ldapflow pipeline --workers ${w}`;
+        const name = pipelineName(w);
         if (!cliAvailable) { rows.push({ size, name, note: 'not yet available (dist/src/cli.js)', skipped: true }); continue; }
         log(`${size}: ${name}`);
         const { m, read, note } = await runCli(['--preset', 'oid-to-oud', '--workers', String(w)], (s) => {
@@ -464,7 +477,9 @@ async function main(): Promise<void> {
       '- **ldapflow run --passthrough**: `node dist/src/cli.js run IN OUT --passthrough --quiet`, the same job through the CLI with its default ' +
       '`--workers` (one per core here): the workers parse and write the LDIF text, the main thread reads and writes bytes.\n' +
       '- **ldapflow pipeline --workers N**: `node dist/src/cli.js run IN OUT --preset oid-to-oud --workers N --quiet`, the ' +
-      'whole migration (schema fix, categorize, ordering, dangling-reference removal, Oracle-only exclusion).\n\n' +
+      'whole migration (schema fix, categorize, ordering, dangling-reference removal, Oracle-only exclusion). The row marked ' +
+      '"(the default)" is the worker count the CLI picks without `--workers` (one more than the cores here, see defaultWorkers): ' +
+      'the issue\'s `ldapflow run big.ldif out.ldif --preset oid-to-oud`.\n\n' +
       'Every row is a separate child process; time is its wall time including start-up; peak RSS is the "Maximum resident ' +
       'set size" reported by `/usr/bin/time -v` for that process. entries/s and MB/s are over the input file\'s records and ' +
       'bytes. "x floor" and "x python-ldap" are entries/s ratios to those rows of the same size. A record count that ' +
