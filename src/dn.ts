@@ -171,9 +171,9 @@ export const PLAIN_HASH = new Int32Array(4);
  * ASCII or Latin-1 (U+00A1 to U+00FF: accented names) without "=", "#", escapes, quotes or the other characters the
  * full parser handles, with spaces only single and between other characters; nothing around the commas. normalizeDn
  * changes nothing in such a DN but the case (normalizeSimple; normValue only trims and folds runs of white space), so
- * one pass decides it without cutting it up. -1 for any other DN, else 1 when it has upper-case letters, 0 when not. With `hash`, PLAIN_HASH gets the
- * hashes of the lower-cased DN and of the DN as spelled (hash64's steps), made in the same pass: what a worker sends
- * for a reference value without making either string.
+ * one pass decides it without cutting it up. -1 for any other DN, else 1 when it has upper-case letters, 0 when not.
+ * With `hash`, PLAIN_HASH gets the hashes of the lower-cased DN and of the DN as spelled (hash64's steps), made in the
+ * same pass: what a worker sends for a reference value without making either string.
  */
 export function plainDn(dn: string, end: number, hash: boolean): number {
   let a = 0x811c9dc5 | 0, b = 0x9747b28c | 0; // the lower-cased DN
@@ -193,9 +193,9 @@ export function plainDn(dn: string, end: number, hash: boolean): number {
         space = true;
       } else {
         if (c >= 127) {
-          // Latin-1 letters and signs (accented names): normValue leaves them as they are but lower-cases À-Þ (not ×),
-          // each to the character 32 after it. No-break space is white space to it; DEL, C1 controls and anything
-          // past U+00FF go the full way.
+          // Latin-1 letters and signs (accented names): normValue leaves them as they are but lower-cases À-Þ
+          // (not ×), each to the character 32 after it. No-break space is white space to it; DEL, C1 controls and
+          // anything past U+00FF go the full way.
           if (c > 255 || c < 0xa1) return -1;
           if (c >= 0xc0 && c <= 0xde && c !== 0xd7) { l = c + 32; upper = 1; }
         } else if (c < 32 || c === 61 || c === 35 || c === 92 || c === 34 || c === 43 || c === 60 || c === 62 || c === 59) return -1;

@@ -10,9 +10,9 @@
  * Records are stored compactly as JSON (UTF-8 bytes): values as strings, binary values as `{b: base64}`; the
  * normalized DN, origin and category travel with the record so nothing is recomputed or lost. A text entry
  * (text-record.ts) that still holds its text is stored as a byte 1, the length of a JSON part (its fields, and its
- * reference attributes' names and value counts), that JSON, then its text and its reference hashes as raw bytes, and comes back as one: held groups
- * are most of what spills, and their text and hashes inside JSON (escaped, base64) were most of its bytes and of the
- * time to write and read them.
+ * reference attributes' names and value counts), that JSON, then its text and its reference hashes as raw bytes, and
+ * comes back as one: held groups are most of what spills, and their text and hashes inside JSON (escaped, base64)
+ * were most of its bytes and of the time to write and read them.
  */
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, mkdirSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
