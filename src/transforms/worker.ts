@@ -5,10 +5,12 @@
  *  - `raw`: a chunk of LDIF bytes cut at a record boundary: parse it (lines and record indexes counted from 0; the
  *    main thread adds the chunk's offsets), run the stages, return the records in wire form (record-codec.ts), or
  *    with `format` as LDIF text written into the task's shared `out` buffer;
+ *  - `file`: the same for a range of the input file, read here (the main thread only cuts the file);
  *  - `enc`: records already parsed (wire form): decode, run the stages, return them in wire form.
  * Nothing is thrown across the thread boundary: a failure comes back as `fatal` data naming the stage, the DN and
  * where the record starts, so the main thread raises one readable LdapflowError.
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { LdapflowError } from '../errors.js';
 import type { Batch, LdifRecord, Note, Reject } from '../entry.js';
@@ -27,7 +29,8 @@ export interface StageSpec {
 
 export interface WorkerConfig {
   stages: StageSpec[];
-  parse?: { file: string; mode?: ParseMode; maxRecordBytes?: number };
+  /** `file` names the input in messages; `path`, for `file` tasks, is the file to read. */
+  parse?: { file: string; mode?: ParseMode; maxRecordBytes?: number; path?: string };
   /**
    * Return the records as LDIF text (folded at `wrap`) instead of wire form: the sink needs nothing else. With `refs`,
    * as text entries (text-record.ts) carrying those attributes' value hashes, for barrier stages that read only those.
@@ -39,6 +42,8 @@ export type WorkerTask =
   /** `bytes` may be a view of shared memory, `out` a shared buffer for the LDIF text (with `format`), both the
    * main thread's to reuse once the result is back. */
   | { kind: 'raw'; bytes: Uint8Array; first: boolean; out?: SharedArrayBuffer }
+  /** Bytes `[start, start + length)` of the file `parse.path`, read here (see fileCuts in in-workers.ts). */
+  | { kind: 'file'; start: number; length: number; first: boolean; out?: SharedArrayBuffer }
   | { kind: 'enc'; records: EncodedRecords; rejects: Reject[] };
 
 export interface FatalInfo {
@@ -254,10 +259,43 @@ function stageFatal(f: StageFailure, rec: LdifRecord | undefined): FatalInfo {
   };
 }
 
+/** This thread's buffer for `file` tasks: one task runs at a time, and nothing keeps the bytes past its task. */
+let chunkBuf: Buffer | undefined;
+
+/**
+ * A `file` task's bytes, read from the file into this thread's buffer. The file is opened and closed per task: a
+ * descriptor opened by a worker thread stays open after the thread ends, and the syscalls are nothing next to
+ * parsing ~1,000 entries. A read that comes back short (the file was cut while the run read it) is fatal.
+ */
+function readChunk(config: WorkerConfig, task: Extract<WorkerTask, { kind: 'file' }>): { bytes: Uint8Array } | { fatal: FatalInfo } {
+  const cfg = config.parse;
+  if (!cfg?.path) return { fatal: { code: 'WORKER_BAD_TASK', message: 'file task for a pool without a file to read' } };
+  if (!chunkBuf || chunkBuf.length < task.length) chunkBuf = Buffer.allocUnsafeSlow(Math.max(task.length, 1 << 21));
+  let fd: number | undefined;
+  let n = 0;
+  try {
+    fd = openSync(cfg.path, 'r');
+    while (n < task.length) {
+      const k = readSync(fd, chunkBuf, n, task.length - n, task.start + n);
+      if (k === 0) break;
+      n += k;
+    }
+  } catch (err) {
+    return { fatal: { code: 'SOURCE_READ_FAILED', message: `${cfg.file}: ${(err as Error).message}`, file: cfg.file } };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+  if (n < task.length) {
+    return { fatal: { code: 'SOURCE_READ_FAILED', message: `${cfg.file}: the file ended at byte ${task.start + n}, before byte ${task.start + task.length} it had when the run began (changed while it was read?)`, file: cfg.file } };
+  }
+  return { bytes: chunkBuf.subarray(0, n) };
+}
+
 /** The task handler; `extra` adds stage factories (for tests: a stage that throws, or kills its thread). */
 export function makeHandler(extra: Record<string, StageFactory> = {}): (task: WorkerTask) => WorkerResult {
   let built: Built | undefined;
-  return (task: WorkerTask): WorkerResult => {
+  return (t: WorkerTask): WorkerResult => {
+    let task = t;
     if (!built) {
       try {
         built = build(workerData as WorkerConfig, extra);
@@ -266,6 +304,11 @@ export function makeHandler(extra: Record<string, StageFactory> = {}): (task: Wo
       }
     }
     const { stages, config } = built;
+    if (task.kind === 'file') {
+      const read = readChunk(config, task);
+      if ('fatal' in read) return { rejects: [], fatal: read.fatal };
+      task = { kind: 'raw', bytes: read.bytes, first: task.first, ...(task.out ? { out: task.out } : {}) };
+    }
     if (task.kind === 'raw' && config.format && config.parse) {
       const res = streamChunk(stages, config, task);
       if (res) return res;

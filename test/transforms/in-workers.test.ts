@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { execFileSync } from 'node:child_process';
 import { gzipSync } from 'node:zlib';
 import { PassThrough } from 'node:stream';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { run, type Summary } from '../../src/pipeline.js';
@@ -239,6 +239,71 @@ t.test('raw chunks parsed in workers: origins, order and rejects are those of th
       t.same(got.counts, want.counts, 'same counts');
     }
   }
+});
+
+t.test('a regular file read by the workers gives what the same bytes through a stream give', async (t) => {
+  const [lf, crlf] = mixedFiles(t.testdir());
+  const stages = await realStages();
+  for (const file of [lf, crlf]) {
+    const tag = file.endsWith('crlf.ldif') ? 'CRLF' : 'LF';
+    for (const format of [undefined, TEXT_FORMATS[1]]) {
+      const opts = { input: file, stages, workers: 2, batchSize: 13, ...(format ? { format } : {}) };
+      const fromFile = await collect(readLdifInWorkers(opts));
+      const fromStream = await collect(readLdifInWorkers({ ...opts, stream: createReadStream(file) }));
+      const what = `${tag}, ${format ? 'text entries' : 'records'}`;
+      t.ok(fromFile.length > 20, `${what}: the file was cut into ${fromFile.length} chunks`);
+      const a = digest(fromFile);
+      const b = digest(fromStream);
+      t.same(a.records, b.records, `${what}: the same records, origins and categories`);
+      t.same(a.rejects, b.rejects, `${what}: the same rejects`);
+      t.same(a.counts, b.counts, `${what}: the same counts`);
+    }
+  }
+});
+
+t.test('a regular file cut while the workers read it: one error saying so, not a short output', async (t) => {
+  const file = join(t.testdir(), 'cut.ldif');
+  await generate({ entries: 3000, out: file, seed: 5, outOfOrder: 0 });
+  const size = statSync(file).size;
+  let err: LdapflowError | undefined;
+  let n = 0;
+  try {
+    for await (const b of readLdifInWorkers({ input: file, stages: await realStages(), workers: 2, batchSize: 20 }).batches(new AbortController().signal)) {
+      if (b.seq === 0) truncateSync(file, Math.floor(size / 2));
+      n += b.records.length + b.rejects.length;
+    }
+  } catch (e) { err = e as LdapflowError; }
+  t.equal(err?.code, 'SOURCE_READ_FAILED', `fails (${err?.message})`);
+  t.ok(n > 0 && n < 3000, `after ${n} records`);
+});
+
+t.test('a record without a blank line past maxRecordBytes: the same error from a file as from a stream', async (t) => {
+  const file = join(t.testdir(), 'big.ldif');
+  const recs = Array.from({ length: 40 }, (_, i) => `dn: cn=u${i},dc=example,dc=com\nobjectClass: person\ncn: u${i}\nsn: s\n`);
+  recs.push('dn: cn=big,dc=example,dc=com\nobjectClass: person\ncn: big\nsn: s\n' + 'description: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n'.repeat(8000));
+  writeFileSync(file, recs.join('\n'));
+  for (const stream of [false, true]) {
+    let err: LdapflowError | undefined;
+    try {
+      await collect(readLdifInWorkers({ input: file, stages: [], workers: 1, batchSize: 5, maxRecordBytes: 100_000, ...(stream ? { stream: createReadStream(file) } : {}) }));
+    } catch (e) { err = e as LdapflowError; }
+    t.equal(err?.code, 'LDIF_RECORD_TOO_LARGE', `${stream ? 'stream' : 'file'}: ${err?.message}`);
+  }
+});
+
+t.test('a named pipe given as the input is read as a stream, not cut by offsets', { skip: process.platform === 'win32' }, async (t) => {
+  const dir = t.testdir();
+  const fifo = join(dir, 'in.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const writer = new Promise<void>((res, rej) => {
+    const ws = createWriteStream(fifo);
+    ws.on('error', rej);
+    ws.end(readFileSync(sample), () => res());
+  });
+  const batches = await collect(readLdifInWorkers({ input: fifo, stages: await realStages(), workers: 2, batchSize: 50 }));
+  await writer;
+  const want = digest(await inlineBatches(sample, await realStages())).records.map((r) => r.replace(/^[^ ]*/, ''));
+  t.same(digest(batches).records.map((r) => r.replace(/^[^ ]*/, '')), want, `the same ${want.length} records as the file gives`);
 });
 
 t.test('runInWorkers over parsed batches equals the stages inline', async (t) => {
