@@ -8,10 +8,10 @@
  *  - `readLdifInWorkers(opts)`: a Source that reads an LDIF file, cuts the raw bytes at record boundaries (~batchSize
  *    records a chunk, sized by the average record length seen so far), hands each chunk to a worker (a regular file
  *    as a byte range the worker reads itself, other input in a reused shared buffer) that parses it and runs the map
- *    stages, and yields the processed batches. The main thread then only
- *    reads bytes, decodes wire form and runs what follows (barriers, the sink). With `format` (an LDIF file sink and
- *    nothing between it and the workers: `planWorkers`), the workers also write the records as LDIF text into
- *    reused shared buffers, and the main thread decodes nothing. Origins stay exact: a worker counts lines and
+ *    stages, and yields the processed batches. The main thread then only cuts (or reads) the input, decodes wire
+ *    form and runs what follows (barriers, the sink). With `format` (an LDIF file sink and nothing between it and
+ *    the workers: `planWorkers`), the workers also write the records as LDIF text into reused shared buffers, and the
+ *    main thread decodes nothing. Origins stay exact: a worker counts lines and
  *    records from 0 and the main thread adds the offsets of the chunks before it.
  * Both keep input order by batch sequence, hold at most `workers x queueDepth` tasks in flight, turn a worker failure
  * into one fatal LdapflowError naming the stage, DN and line (never a hang), and destroy the pool at the end, on an
@@ -351,9 +351,12 @@ interface FileCut {
  * reads a 64 KiB window where the chunk should end (to find the blank line after it) and one at its start (records
  * counted there give the next chunk's size); the workers read the chunks themselves (task `file`). Copying every
  * byte of the input into a buffer of its own and then into a shared one for its worker was ~0.55 s of the main
- * thread's CPU at 1M entries (perf), a sixth of it the search for CR bytes. A blank line is `\n\n` or `\n\r\n` in
- * any file (the parser makes CRLF LF, so both end a record). The cuts are a function of the file alone, so they are
- * the same in every run (a resumed run skips by them). The file is read up to the size it had when it was opened.
+ * thread's CPU at 1M entries (perf), a sixth of it the search for CR bytes; in alternating 1M runs the main thread
+ * took 6.8 s of CPU instead of 7.6 s (medians of 5), the workers that much more for their reads, and on 2 cores the
+ * wall time did not move beyond the noise (more cores, where the main thread would set the pace, were not measured).
+ * A blank line is `\n\n` or `\n\r\n` in any file (the parser makes CRLF LF, so both end a record). The cuts are a
+ * function of the file alone, so they are the same in every run (a resumed run skips by them). The file is read up
+ * to the size it had when it was opened.
  */
 async function* fileCuts(path: string, batchSize: number, maxRecordBytes: number, file: string): AsyncGenerator<FileCut> {
   const fh = await open(path, 'r');
