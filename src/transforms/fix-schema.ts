@@ -259,6 +259,19 @@ interface Plan {
   extensible: boolean;
 }
 
+/**
+ * A Plan with every field set, in one order: plans made as `{ ...empty, exclude }` and the like had four shapes, and
+ * each new one met in a run threw fixEntry's optimized code away (V8 "wrong map" deoptimizations, then a new
+ * compilation of ~50 ms, two or three times per worker).
+ */
+function newPlan(extra: Pick<Plan, 'exclude' | 'noStructural' | 'ambiguous'>, classes: string[], changes: ClassChange[], allowed: Set<string>,
+  allowedIds: Uint8Array, must: string[], mustIds: number[], mustBy: Map<string, string>, extensible: boolean): Plan {
+  return {
+    exclude: extra.exclude, noStructural: extra.noStructural, ambiguous: extra.ambiguous ?? false,
+    classes, changes, allowed, allowedIds, must, mustIds, mustBy, extensible,
+  };
+}
+
 interface Cx {
   batch: Batch;
   rec: LdifRecord;
@@ -557,11 +570,12 @@ class Fixer {
       classes.push(name);
       return true;
     };
-    const empty: Plan = { classes, changes, allowed: new Set(), allowedIds: new Uint8Array(0), must: [], mustIds: [], mustBy: new Map(), extensible: false };
+    const empty = (extra: Pick<Plan, 'exclude' | 'noStructural' | 'ambiguous'>): Plan =>
+      newPlan(extra, classes, changes, new Set(), new Uint8Array(0), [], [], new Map(), false);
     for (const raw of ocValues) {
       let v = String(raw).trim();
       let l = v.toLowerCase();
-      if (this.excludeOcs.has(l)) return { ...empty, exclude: v };
+      if (this.excludeOcs.has(l)) return empty({ exclude: v });
       const mapped = this.mapOcs.get(l);
       if (mapped !== undefined) {
         if (!mapped) {
@@ -590,11 +604,11 @@ class Fixer {
     const leaves = structs.filter((c) => !structs.some((o) => o !== c && s.isSubclassOf(o, c)));
     const rdnKeys = rdnTypes ? rdnTypes.split('+').map((t) => s.attrKey(t) ?? t) : [];
     if (leaves.length !== 1) {
-      if (attrKeys === null) return { ...empty, ambiguous: true };
+      if (attrKeys === null) return empty({ ambiguous: true });
       if (leaves.length === 0) {
         const chosen = this.pickStructural(rdnKeys, attrKeys);
         if (!chosen) {
-          return { ...empty, noStructural: `no structural objectClass, and no class of the target allows the RDN attribute ${rdnTypes || '(none)'}` };
+          return empty({ noStructural: `no structural objectClass, and no class of the target allows the RDN attribute ${rdnTypes || '(none)'}` });
         }
         add(chosen);
         changes.push({ code: F.SCHEMA_STRUCTURAL_ADDED, message: `structural objectClass ${chosen} added (the entry had none; it allows the RDN attribute ${rdnTypes})` });
@@ -638,7 +652,7 @@ class Fixer {
     for (const k of allowed) allowedIds[this.keyId(k)] = 1;
     const extensible = this.extName !== undefined && seen.has(this.extName.toLowerCase());
     const mustList = [...must].filter((k) => k !== 'objectclass');
-    return { classes, changes, allowed, allowedIds, must: mustList, mustIds: mustList.map((k) => this.keyId(k)), mustBy, extensible };
+    return newPlan({}, classes, changes, allowed, allowedIds, mustList, mustList.map((k) => this.keyId(k)), mustBy, extensible);
   }
 
   private addSuperclasses(list: string[], add: (n: string) => boolean, changes: ClassChange[]): void {
