@@ -335,6 +335,51 @@ function fileHead(path: string, n: number): Uint8Array | undefined {
   }
 }
 
+/**
+ * The size to cut the next chunk at: `batchSize` records at the bytes per record counted so far. The first estimate
+ * is from the input's first 256 KiB; then the records of each chunk cut are counted in its first 64 KiB, not all of
+ * it (a search per record on the main thread, ~0.5 s at 1M entries, for an estimate). It comes from what was cut,
+ * never from results: chunk boundaries (so batch boundaries, which the ordering stage's output depends on) must be
+ * the same in every run of the same input, or a resumed run would skip a different sequence than the one it wrote.
+ * Both ways of cutting (a regular file, fileCuts; other input, in readLdifInWorkers) size their chunks with it.
+ */
+class ChunkSizer {
+  static readonly PROBE = 1 << 18;
+  static readonly SAMPLE = 1 << 16;
+  private avg = 0;
+  private bytes = 0;
+  private records = 0;
+  constructor(private readonly batchSize: number) {}
+
+  /** Whether the first estimate is made. */
+  get ready(): boolean {
+    return this.avg > 0;
+  }
+
+  /**
+   * Make the first estimate from the input's first bytes (at most PROBE of them). With `more` (more input may come),
+   * bytes with no record boundary that are shorter than PROBE make none: false, ask again with more.
+   */
+  probe(head: Buffer, crlf: boolean, more: boolean): boolean {
+    const n = countRecords(head, crlf);
+    if (n > 0) this.avg = Math.max(64, Math.floor(head.length / n));
+    else if (more && head.length < ChunkSizer.PROBE) return false;
+    else this.avg = ChunkSizer.PROBE;
+    return true;
+  }
+
+  /** Bytes to cut the next chunk at (from its start, before the boundary after them). */
+  target(): number {
+    return Math.max(1, Math.floor(this.batchSize * (this.records > 0 ? this.bytes / this.records : this.avg)));
+  }
+
+  /** A chunk was cut: `sample`, its first bytes (SAMPLE of them, or all when it is shorter), are counted. */
+  cut(sample: Buffer, crlf: boolean): void {
+    this.records += countRecords(sample, crlf);
+    this.bytes += sample.length;
+  }
+}
+
 /** Bytes the main thread reads at a time to cut a regular file: at a chunk's end (to find a record boundary) and at
  * its start (to count records for the next cut). */
 const WINDOW = 1 << 16;
@@ -358,7 +403,7 @@ interface FileCut {
  * function of the file alone, so they are the same in every run (a resumed run skips by them). The file is read up
  * to the size it had when it was opened.
  */
-async function* fileCuts(path: string, batchSize: number, maxRecordBytes: number, file: string): AsyncGenerator<FileCut> {
+async function* fileCuts(path: string, sizer: ChunkSizer, maxRecordBytes: number, file: string): AsyncGenerator<FileCut> {
   const fh = await open(path, 'r');
   try {
     const size = (await fh.stat()).size;
@@ -388,23 +433,16 @@ async function* fileCuts(path: string, batchSize: number, maxRecordBytes: number
         if (pos + w.length >= size) return -1;
       }
     };
-    // The first estimate: records in the first 256 KiB.
-    const probe = await readAt(Buffer.allocUnsafeSlow(1 << 18), 0);
-    const n = countRecords(probe, true);
-    const avgRecordBytes = n > 0 ? Math.max(64, Math.floor(probe.length / n)) : 1 << 18;
-    let cutBytes = 0;
-    let cutRecords = 0;
+    sizer.probe(await readAt(Buffer.allocUnsafeSlow(ChunkSizer.PROBE), 0), true, false);
     let start = 0;
     let first = true;
     while (start < size) {
-      const target = Math.max(1, Math.floor(batchSize * (cutRecords > 0 ? cutBytes / cutRecords : avgRecordBytes)));
+      const target = sizer.target();
       let cut = await boundaryFrom(start + target - 1, start + target);
       // The first chunk must hold a record (or the version line): a run of comments alone is not sent alone.
       while (first && cut >= 0 && !hasNonComment(await readAt(Buffer.allocUnsafeSlow(cut - start), start))) cut = await boundaryFrom(cut, start + target);
       if (cut < 0) cut = size;
-      const sample = await readAt(win.subarray(0, Math.min(cut - start, WINDOW)), start);
-      cutRecords += countRecords(sample, true);
-      cutBytes += sample.length;
+      sizer.cut(await readAt(win.subarray(0, Math.min(cut - start, ChunkSizer.SAMPLE)), start), true);
       yield { start, end: cut, first };
       first = false;
       start = cut;
@@ -466,7 +504,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
 
       const jobs = plain ? (async function* () {
         try {
-          for await (const c of fileCuts(opts.input, batchSize, maxRecordBytes, file)) {
+          for await (const c of fileCuts(opts.input, new ChunkSizer(batchSize), maxRecordBytes, file)) {
             if (signal.aborted) return;
             bytes = c.end;
             yield submitChunk({ kind: 'file', start: c.start, length: c.end - c.start, first: c.first }, c.start, c.end - c.start);
@@ -477,10 +515,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
       })() : (async function* () {
         const input = decodedInput(raw!, opts, (n) => { bytes += n; });
         const inputs = new SharedBuffers(1 << 20);
-        // Bytes per record, measured on the data (first estimate from the first read, then from the chunks cut).
-        let avgRecordBytes = 0;
-        let cutBytes = 0;
-        let cutRecords = 0;
+        const sizer = new ChunkSizer(batchSize);
         // The bytes read and not sent yet, `cur[head, end)`; a chunk goes to its worker in a shared buffer
         // (SharedBuffers). What is left after a chunk stays where it is: moving it to the front after every chunk
         // was a memmove of ~0.5 MB per chunk on the main thread (~2 GB at 1M entries); it moves only when a read
@@ -520,18 +555,9 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
             if (signal.aborted) return;
             if (!crlf && c.indexOf(13) >= 0) crlf = true;
             append(c);
-            if (avgRecordBytes === 0) {
-              const probe = cur.subarray(head, Math.min(end, head + (1 << 18)));
-              const n = countRecords(probe, crlf);
-              if (n > 0) avgRecordBytes = Math.max(64, Math.floor(probe.length / n));
-              else if (end - head < (1 << 18)) continue;
-              else avgRecordBytes = 1 << 18;
-            }
+            if (!sizer.ready && !sizer.probe(cur.subarray(head, Math.min(end, head + ChunkSizer.PROBE)), crlf, true)) continue;
             for (;;) {
-              // The estimate comes from what was cut so far, never from results: chunk boundaries (so batch
-              // boundaries, which the ordering stage's output depends on) must be the same in every run of the same
-              // input, or a resumed run would skip a different sequence than the one it wrote.
-              const target = Math.max(1, Math.floor(batchSize * (cutRecords > 0 ? cutBytes / cutRecords : avgRecordBytes)));
+              const target = sizer.target();
               const len = end - head;
               if (len < target) break;
               const view = cur.subarray(head, end);
@@ -544,11 +570,7 @@ export function readLdifInWorkers(opts: ReadLdifInWorkersOptions): Source {
                 }
                 break;
               }
-              // Records counted in the chunk's first 64 KiB, not all of it: a search per record on the main thread
-              // (~0.5 s at 1M entries) for an estimate. Still a function of the input alone.
-              const sample = Math.min(cut, 1 << 16);
-              cutRecords += countRecords(view.subarray(0, sample), crlf);
-              cutBytes += sample;
+              sizer.cut(view.subarray(0, Math.min(cut, ChunkSizer.SAMPLE)), crlf);
               yield send(cut);
             }
           }
