@@ -426,10 +426,11 @@ async function* fileCuts(path: string, sizer: ChunkSizer, maxRecordBytes: number
           throw new LdapflowError('LDIF_RECORD_TOO_LARGE', `a record after byte ${target} exceeds ${maxRecordBytes} bytes without a blank line: record boundaries are lost`, { file });
         }
         const w = await readAt(win, pos);
-        // A `\n\r\n` counts only before the first `\n\n`: searched there, not through the whole window.
+        // A `\n\r\n` ends a record first only before the first `\n\n`: searched up to it, not through the whole window.
         const a = w.indexOf(NL2);
-        const i = boundaryAfter(a < 0 ? w : w.subarray(0, a + 2), 0, true);
-        if (i >= 0) return pos + i;
+        const b = (a < 0 ? w : w.subarray(0, a + 2)).indexOf(NLCRNL);
+        if (b >= 0) return pos + b + 3;
+        if (a >= 0) return pos + a + 2;
         if (pos + w.length >= size) return -1;
       }
     };
