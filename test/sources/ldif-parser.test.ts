@@ -712,3 +712,31 @@ t.test('entries that repeat, change or break off the shape of the entry before p
     t.same([...(r as Entry).attrs.keys()], [...(one[k].records[0] as Entry).attrs.keys()], `${r.dn}: keys`);
   }
 });
+
+t.test('attribute names that share a slot of the name table, in any order and spelling, parse as they do alone', async (t) => {
+  // The fast path finds a name that is not the previous entry's at that position in a table slot chosen by its length
+  // and three of its characters (first, middle, last): "abcde", "aqcde" and "aQcde" share one, and each must be
+  // checked character by character, not taken for the name last seen there.
+  const pool = ['abcde', 'aqcde', 'aQcde', 'ABCDE', 'abcdf', 'cn', 'CN', 'sn', 'abcde;x-a', 'aqcde;x-a'];
+  let seed = 7;
+  const rnd = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff; return seed % n; };
+  const recs: string[] = [];
+  for (let i = 0; i < 400; i++) {
+    const lines = [`dn: cn=e${i},dc=x`, 'objectClass: top'];
+    const n = 1 + rnd(8);
+    for (let k = 0; k < n; k++) lines.push(`${pool[rnd(pool.length)]}: v${i}-${k}`);
+    recs.push(lines.join('\n'));
+  }
+  const all = parse(recs.join('\n\n') + '\n');
+  t.equal(all.records.length, recs.length);
+  t.equal(all.rejects.length, 0);
+  let mixed = 0;
+  for (const r of all.records) {
+    const k = r.origin!.index;
+    const alone = entry(parse(recs[k] + '\n').records[0]);
+    t.same(attrs(r), attrs(alone), r.dn);
+    t.same([...entry(r).attrs.keys()], [...alone.attrs.keys()], `${r.dn}: keys`);
+    if (/aqcde/.test(recs[k]) && /abcde/.test(recs[k])) mixed++;
+  }
+  t.ok(mixed > 20, `entries holding two names of one slot: ${mixed}`);
+});
