@@ -170,7 +170,8 @@ function checkValue(check: Check, v: string): string | null | undefined {
     case Check.Dn:
     case Check.NameUid: {
       let dn = v;
-      if (check === Check.NameUid) {
+      // A UID suffix (#'0101'B) ends in B: lastIndexOf is a C++ built-in, slow to call for every value without one.
+      if (check === Check.NameUid && v.charCodeAt(v.length - 1) === 66 /* B */) {
         const h = v.lastIndexOf('#');
         if (h >= 0 && /^#'[01]*'B$/.test(v.slice(h))) dn = v.slice(0, h);
       }
