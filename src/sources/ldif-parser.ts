@@ -148,20 +148,12 @@ export class LdifParser {
   /** Records seen (parsed or rejected), used as the record index. */
   recordCount = 0;
   private sawRecord = false;
-  private lowerCache = new Map<string, string>();
   /** Whether the record being parsed is pure ASCII (then no value needs UTF-8 decoding). */
   private recordAscii = true;
   /** Attribute descriptions of the previous plain entry by line position, and their lower-cased keys: exports repeat
    * the same shape, so most names are recognized in place without cutting a string or hashing it. */
   private shapeNames: string[] = [];
   private shapeKeys: string[] = [];
-  /**
-   * Attribute names met (as spelled, interned) and their keys, by a hash of a few of their characters: a line whose
-   * name is not the previous entry's at that position (an entry with one more or one less attribute shifts every
-   * later line) finds it here by comparing characters in place, without cutting the name out and looking it up.
-   */
-  private nameTab: Array<string | undefined> = new Array(NAME_TAB).fill(undefined);
-  private keyTab: string[] = new Array(NAME_TAB).fill('');
   /** Whether the previous plain entry's line at that position was its attribute's first; and its number of lines. */
   private shapeFirst: boolean[] = [];
   private shapeLines = 0;
@@ -401,19 +393,26 @@ export class LdifParser {
         c = s.indexOf(':', from);
         if (c < 0 || c >= to) return null;
         const len = c - from;
-        const h = Math.imul(len ^ (s.charCodeAt(from) << 5) ^ (s.charCodeAt(c - 1) << 12) ^ (s.charCodeAt(from + (len >> 1)) << 19), 0x9e3779b1) >>> (32 - NAME_BITS);
-        const cand = this.nameTab[h];
+        let h = Math.imul(len ^ (s.charCodeAt(from) << 5) ^ (s.charCodeAt(c - 1) << 12) ^ (s.charCodeAt(from + (len >> 1)) << 19), 0x9e3779b1) >>> (32 - NAME_BITS);
+        const tab = NAME_TAB;
+        let cand = tab.names[h];
+        if (!(cand !== undefined && cand.length === len && sameAt(s, from, cand))) {
+          h ^= 1; // the slot's pair: two names with one slot do not push each other out
+          cand = tab.names[h];
+        }
         if (cand !== undefined && cand.length === len && sameAt(s, from, cand)) {
           name = cand;
-          key = this.keyTab[h];
+          key = tab.keys[h];
         } else {
-          const raw = s.slice(from, c);
-          const l = this.lowerOrNull(raw);
-          if (l === null) return null;
-          key = l;
-          name = internString(raw);
-          this.nameTab[h] = name;
-          this.keyTab[h] = key;
+          const n = nameOf(s.slice(from, c));
+          if (n === null) return null;
+          name = n.name;
+          key = n.key;
+          // Into the pair's free slot, if any. (Computed without a branch that runs only later: a first run of code
+          // after fastEntry was optimized throws its optimized code away.)
+          const at = h ^ (tab.names[h] !== undefined && tab.names[h ^ 1] === undefined ? 1 : 0);
+          tab.names[at] = name;
+          tab.keys[at] = key;
         }
         names[i] = name;
         keys[i] = key;
@@ -614,13 +613,8 @@ export class LdifParser {
 
   /** The lower-cased key of an attribute description (remembered), or null when the description is invalid. */
   private lowerOrNull(name: string): string | null {
-    let l = this.lowerCache.get(name);
-    if (l === undefined) {
-      if (!ATTR_DESC.test(name)) return null;
-      if (this.lowerCache.size > 10000) this.lowerCache.clear();
-      this.lowerCache.set(internString(name), l = internString(name.toLowerCase()));
-    }
-    return l;
+    const n = nameOf(name);
+    return n === null ? null : n.key;
   }
 
   private attrName(name: string, line: number): string {
@@ -816,9 +810,29 @@ function mayEndRecord(chunk: string): boolean {
 
 /** Whether `s` holds `word` at `at`: startsWith with a position, but compared in place (startsWith on a slice of the
  * input chunk was 10% of the fast path's time). */
-/** Slots of LdifParser's table of attribute names (a power of two). */
+/**
+ * Attribute descriptions met by the readers of this thread (a worker makes a reader per chunk), as spelled and
+ * lower-cased, both interned (strings.ts): equal names are one string object down the pipeline. null: not valid.
+ */
+const NAMES = new Map<string, { name: string; key: string } | null>();
+
+function nameOf(raw: string): { name: string; key: string } | null {
+  let n = NAMES.get(raw);
+  if (n === undefined) {
+    if (NAMES.size > 10000) NAMES.clear();
+    n = ATTR_DESC.test(raw) ? { name: internString(raw), key: internString(raw.toLowerCase()) } : null;
+    NAMES.set(n === null ? ownString(raw) : n.name, n);
+  }
+  return n;
+}
+
+/**
+ * The same names by a hash of their length and three characters (a power of two of slots, in pairs): a line whose
+ * name is not the previous entry's at that position (an entry with one more or one less attribute shifts every later
+ * line) finds it here by comparing characters in place, without cutting the name out and looking it up.
+ */
 const NAME_BITS = 10;
-const NAME_TAB = 1 << NAME_BITS;
+const NAME_TAB = { names: new Array<string | undefined>(1 << NAME_BITS).fill(undefined), keys: new Array<string>(1 << NAME_BITS).fill('') };
 
 function sameAt(s: string, at: number, word: string): boolean {
   for (let j = word.length - 1; j >= 0; j--) if (s.charCodeAt(at + j) !== word.charCodeAt(j)) return false;
