@@ -740,3 +740,16 @@ t.test('attribute names that share a slot of the name table, in any order and sp
   }
   t.ok(mixed > 20, `entries holding two names of one slot: ${mixed}`);
 });
+
+t.test('a short base64 value: text (a U+FFFD of its own included) or bytes, told apart as for a long one', async (t) => {
+  // Values up to 512 bytes are decoded as UTF-8 first and checked for U+FFFD; one holding a real U+FFFD is still text.
+  const text = 'caf\u00e9 \ufffd ok';
+  const bad = Buffer.from([0x41, 0xff, 0x42]); // not UTF-8: bytes
+  const long = Buffer.alloc(600, 0x41); long[300] = 0xff; // past 512 bytes, the other way round: still bytes
+  const out = parse(`dn: cn=a,dc=x\ndescription:: ${Buffer.from(text, 'utf8').toString('base64')}\nx-bin:: ${bad.toString('base64')}\nx-long:: ${long.toString('base64')}\n`);
+  const e = entry(out.records[0]);
+  t.equal(e.attrs.get('description')!.values[0], text);
+  t.same(e.attrs.get('x-bin')!.values[0], new Uint8Array(bad));
+  t.ok(e.attrs.get('x-bin')!.values[0] instanceof Uint8Array);
+  t.same(e.attrs.get('x-long')!.values[0], new Uint8Array(long));
+});
