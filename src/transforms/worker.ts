@@ -13,6 +13,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { workerData } from 'node:worker_threads';
 import { LdapflowError } from '../errors.js';
+import { internString } from '../strings.js';
 import type { Batch, LdifRecord, Note, Reject } from '../entry.js';
 import { mergeCounts, type MapStage } from '../stage.js';
 import { LdifParser, RawSpans, type ParseMode, type ParseOutput } from '../sources/ldif-parser.js';
@@ -79,9 +80,25 @@ interface Built {
   config: WorkerConfig;
 }
 
-function build(config: WorkerConfig, extra: Record<string, StageFactory>): Built {
+function build(data: WorkerConfig, extra: Record<string, StageFactory>): Built {
+  const config = interned(data);
   const stages = config.stages.map((s) => (Object.prototype.hasOwnProperty.call(extra, s.factory) ? extra[s.factory](s.options) : buildStage(s.factory, s.options)));
   return { stages, config };
+}
+
+/**
+ * The configuration with every string interned (strings.ts): it comes structured-cloned, and a cloned string is a
+ * fresh copy, where the pool's own thread has the strings a JSON parse interned. The stages keep the schema's names
+ * and the preset's values from it, and compare entries' names and values with them entry after entry.
+ */
+function interned<T>(v: T): T {
+  if (typeof v === 'string') return internString(v) as T;
+  if (Array.isArray(v)) return v.map(interned) as T;
+  if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    // fromEntries: a key "__proto__" (a preset's value map may hold any key) stays an own property.
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, interned(x)])) as T;
+  }
+  return v;
 }
 
 /**
