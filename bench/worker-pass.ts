@@ -6,7 +6,8 @@
  *
  * Wall time on this shared 2-core machine moves 10-20% between runs, more than most changes to the workers' code.
  * Instructions do not: under callgrind, with V8 single-threaded (compilation and garbage collection in the counted
- * thread), the count repeats within ~1%:
+ * thread), the count repeats within ~1% (now and then a run is off by several percent: a deoptimization in one of
+ * the two runs below; count a change twice):
  *
  *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node --single-threaded dist/bench/worker-pass.js \
  *     --input /tmp/ldapflow-bench/oid-1000000-s1-o5.ldif --mb 10 --passes 1      # and --passes 3
