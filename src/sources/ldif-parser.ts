@@ -395,13 +395,9 @@ export class LdifParser {
         const len = c - from;
         let h = Math.imul(len ^ (s.charCodeAt(from) << 5) ^ (s.charCodeAt(c - 1) << 12) ^ (s.charCodeAt(from + (len >> 1)) << 19), 0x9e3779b1) >>> (32 - NAME_BITS);
         const tab = NAME_TAB;
-        let cand = tab.names[h];
-        if (!(cand !== undefined && cand.length === len && sameAt(s, from, cand))) {
-          h ^= 1; // the slot's pair: two names with one slot do not push each other out
-          cand = tab.names[h];
-        }
-        if (cand !== undefined && cand.length === len && sameAt(s, from, cand)) {
-          name = cand;
+        if (!tabHolds(s, from, len, h)) h ^= 1; // the slot's pair: two names with one slot do not push each other out
+        if (tabHolds(s, from, len, h)) {
+          name = tab.names[h]!;
           key = tab.keys[h];
         } else {
           const n = nameOf(s.slice(from, c));
@@ -831,6 +827,12 @@ function nameOf(raw: string): { name: string; key: string } | null {
  */
 const NAME_BITS = 10;
 const NAME_TAB = { names: new Array<string | undefined>(1 << NAME_BITS).fill(undefined), keys: new Array<string>(1 << NAME_BITS).fill('') };
+
+/** Whether slot `h` of NAME_TAB holds the name `s[from, from + len)`. */
+function tabHolds(s: string, from: number, len: number, h: number): boolean {
+  const cand = NAME_TAB.names[h];
+  return cand !== undefined && cand.length === len && sameAt(s, from, cand);
+}
 
 /** Whether `s` holds `word` at `at`: startsWith with a position, but compared in place (startsWith on a slice of the
  * input chunk was 10% of the fast path's time). */
