@@ -21,7 +21,7 @@ import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { parseArgs } from 'node:util';
 import type { CliRunOptions } from '../src/config.js';
-import type { BarrierStage, MapStage, Stage } from '../src/stage.js';
+import type { MapStage, Stage } from '../src/stage.js';
 import type { WorkerConfig, WorkerTask, WorkerResult } from '../src/transforms/worker.js';
 
 interface Job { handler: string; tasks: Array<Extract<WorkerTask, { kind: 'file' }>>; passes: number }
@@ -29,14 +29,14 @@ interface Job { handler: string; tasks: Array<Extract<WorkerTask, { kind: 'file'
 /** The pool's configuration for the preset run to an LDIF file (as planWorkers makes it: see in-workers.ts). */
 async function configFor(input: string): Promise<WorkerConfig> {
   const { buildStages } = await import('../src/config.js');
+  const { specOf, textAttributesOf } = await import('../src/transforms/in-workers.js');
   const o = { batchSize: 1000, mode: 'auto', fixSchema: true, categorize: true, order: true, preset: 'oid-to-oud', strategy: 'preserve', wrap: 76, onExists: 'fail' } as CliRunOptions;
   const stages: Stage[] = await buildStages(o, 'ldif', () => {});
   const maps = stages.filter((s): s is MapStage => s.kind === 'map');
-  const order = stages.find((s): s is BarrierStage => s.kind === 'barrier');
   return {
-    stages: maps.map((s) => ({ name: s.name, factory: s.worker!.factory, options: s.worker!.options })),
+    stages: maps.map(specOf),
     parse: { file: input, mode: 'auto', path: input },
-    format: { wrap: 76, refs: (order?.textAttributes ?? []).map((a) => a.toLowerCase()) },
+    format: { wrap: 76, refs: textAttributesOf(stages.filter((s) => s.kind !== 'map')) ?? [] },
   };
 }
 

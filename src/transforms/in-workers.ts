@@ -80,7 +80,7 @@ export function canRunInWorker(stage: MapStage, customWorker = false): boolean {
   return stage.worker !== undefined && (customWorker || hasFactory(stage.worker.factory));
 }
 
-function specOf(stage: MapStage): StageSpec {
+export function specOf(stage: MapStage): StageSpec {
   return { name: stage.name, factory: stage.worker!.factory, options: stage.worker!.options };
 }
 
@@ -657,7 +657,7 @@ export interface PlanWorkersOptions {
  * When every stage is a barrier that takes text entries (text-record.ts), the reference attributes they read (all of
  * them, lower-cased): the workers then write the text and the main thread only orders. Else undefined.
  */
-function textAttributesOf(stages: Stage[]): string[] | undefined {
+export function textAttributesOf(stages: Stage[]): string[] | undefined {
   if (stages.length === 0) return undefined;
   const all = new Set<string>();
   for (const s of stages) {
