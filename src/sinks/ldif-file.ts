@@ -1,7 +1,7 @@
 /**
  * writeLdif: a Sink writing LDIF to a file or standard output (`-`). A file is written as `FILE.partial` and renamed
  * to FILE when the run completes, so a FILE that exists is always complete; an aborted run leaves the `.partial`.
- * Writes a batch at a time and waits for the stream to drain (a slow disk or pipe never makes memory grow).
+ * Writes a batch at a time; at most two batches wait on the stream (a slow disk or pipe never makes memory grow).
  */
 import { createWriteStream, fsync, renameSync, statSync, truncateSync, type WriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
@@ -51,16 +51,26 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
   const fail = (err: Error): LdapflowError =>
     new LdapflowError('LDIF_WRITE_FAILED', `cannot write ${toStdout ? 'standard output' : opts.output}: ${(err as NodeJS.ErrnoException).code === 'EPIPE' ? 'the reader closed the pipe' : err.message}`, { file: opts.output });
 
+  /** Settles when the stream is done with the texts of the previous write() (see write). */
+  let previous: Promise<void> = Promise.resolve();
+
   /**
-   * Hand `texts` to the stream, several together (one writev); resolves when there is room for more. `written` runs
-   * once the stream is done with them.
+   * Hand `texts` to the stream, several together (one writev); resolves when there is room for more: at once below the
+   * stream's high-water mark, else when the stream is done with the texts of the write before (a batch is usually
+   * more than the mark). So the next batch is made while this one is written, and at most two batches wait on the
+   * disk. Waiting for this batch's own drain left the main thread idle while each batch was written (at the end of a
+   * 1M-entry run, 0.2 of the 1.2 s it spent alone writing the held groups). `written` runs once the stream is done
+   * with them.
    */
   function write(texts: Array<string | Uint8Array>, written?: () => void): Promise<void> {
     if (failed) return Promise.reject(fail(failed));
     const o = out!;
+    const before = previous;
+    let flushed!: () => void;
+    previous = new Promise<void>((res) => { flushed = res; });
     return new Promise((resolve, reject) => {
       const done = (err?: Error | null) => { if (err) { failed = err; reject(fail(err)); } };
-      const last = (err?: Error | null) => { written?.(); done(err); };
+      const last = (err?: Error | null) => { written?.(); flushed(); done(err); };
       let ok = true;
       if (texts.length > 1) o.cork();
       for (let i = 0; i < texts.length; i++) {
@@ -70,7 +80,7 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
       }
       if (texts.length > 1) o.uncork();
       if (ok) resolve();
-      else o.once('drain', resolve);
+      else void before.then(() => (failed ? reject(fail(failed)) : resolve()));
     });
   }
 
@@ -163,6 +173,9 @@ export function writeLdif(opts: WriteLdifOptions): Sink & { readonly path: strin
     async close() {
       if (!headerDone && opts.version !== false) { headerDone = true; await write(['version: 1\n']); }
       await end();
+      // A write that failed after its batch was let go (write() resolves before the stream is done) fails the close:
+      // the output is not renamed as complete.
+      if (failed) throw fail(failed);
       if (partial !== opts.output) renameSync(partial, opts.output);
     },
     async abort() {

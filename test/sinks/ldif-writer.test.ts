@@ -268,3 +268,69 @@ t.test('writeLdif hands text entries on in place, with formatted records between
   await s2.open(ctxFor([]));
   await t.rejects(async () => { for (let i = 0; i < 5; i++) await s2.write(batchOf(i, out.slice(0, 200))); }, { code: 'LDIF_WRITE_FAILED' });
 });
+
+t.test('writeLdif: the next batch is made while one is written, and at most two batches wait on a slow stream', async (t) => {
+  // A stream that calls back only when the test says so: what it took, and the callbacks it holds.
+  const took: Buffer[] = [];
+  const held: Array<{ len: number; cb: () => void }> = [];
+  let doneBytes = 0; // bytes the stream has called back for
+  let auto = false;
+  const slow = new Writable({
+    highWaterMark: 1024,
+    write(c: Buffer, _e, cb) {
+      took.push(Buffer.from(c));
+      if (auto) { doneBytes += c.length; cb(); } else held.push({ len: c.length, cb: () => cb() });
+    },
+  });
+  const sink = writeLdif({ output: 'slow', stream: slow });
+  await sink.open(ctxFor([]));
+  const batch = (seq: number) => batchOf(seq, Array.from({ length: 20 }, (_, i) => makeEntry(`cn=b${seq}u${i},dc=x`, [['cn', `b${seq}u${i}`], ['description', 'x'.repeat(300)]])));
+  const text = (seq: number) => batch(seq).records.map((r) => formatRecord(r)).join('\n');
+  const state = (p: Promise<void>) => {
+    let s = 'pending';
+    p.then(() => { s = 'resolved'; }, () => { s = 'rejected'; });
+    return () => s;
+  };
+  const ticks = async () => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+  /** Let the stream finish one chunk at a time until `p` resolves; the bytes it had finished then. */
+  const releaseUntil = async (p: () => string): Promise<number> => {
+    await ticks();
+    while (p() === 'pending' && held.length) {
+      const h = held.shift()!;
+      doneBytes += h.len;
+      h.cb();
+      await ticks();
+    }
+    return doneBytes;
+  };
+  const head = 'version: 1\n\n'.length;
+  const b0 = Buffer.byteLength(text(0));
+  const b1 = Buffer.byteLength(text(1));
+  t.ok(b0 > 4 * 1024, 'a batch is several times the stream\'s high-water mark');
+
+  const p0 = state(sink.write(batch(0)));
+  await ticks();
+  t.equal(p0(), 'pending', 'batch 0 waits while the header before it is with the stream');
+  let at = await releaseUntil(p0);
+  t.equal(p0(), 'resolved', 'batch 0 resolves...');
+  t.ok(at >= head && at < head + b0, `...once what came before it is written, while it is still being written (${at} of ${head + b0} bytes)`);
+  const p1 = state(sink.write(batch(1)));
+  await ticks();
+  t.equal(p1(), 'pending', 'batch 1 waits while batch 0 is being written: at most two batches wait on the stream');
+  t.ok(slow.writableLength > b0 - (at - head), 'batch 1 is queued on the stream behind what is left of batch 0');
+  at = await releaseUntil(p1);
+  t.equal(p1(), 'resolved', 'batch 1 resolves...');
+  t.ok(at >= head + b0 && at < head + b0 + 1 + b1, `...once batch 0 is written, while it is still being written itself (${at} of ${head + b0 + 1 + b1} bytes)`);
+  auto = true;
+  while (held.length) { const h = held.shift()!; doneBytes += h.len; h.cb(); }
+  await sink.close();
+  t.equal(Buffer.concat(took).toString(), 'version: 1\n\n' + text(0) + '\n' + text(1), 'the stream got the header and both batches, in order');
+
+  // The stream fails on the last batch after write() let it go: close fails, with the readable error.
+  let n = 0;
+  const failing = new Writable({ highWaterMark: 1024, write(c: Buffer, _e, cb) { n += c.length; setImmediate(() => cb(n > head ? new Error('disk on fire') : null)); } });
+  const s2 = writeLdif({ output: 'failing', stream: failing });
+  await s2.open(ctxFor([]));
+  await s2.write(batch(0));
+  await t.rejects(s2.close(), { code: 'LDIF_WRITE_FAILED', message: /disk on fire/ }, 'a write that fails after its batch was let go fails the close');
+});
