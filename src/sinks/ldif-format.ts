@@ -6,7 +6,7 @@
  */
 import { base64Of, type Control, type Entry, type LdifRecord, type Value } from '../entry.js';
 import type { RawSource, RawSpans } from '../sources/ldif-parser.js';
-import { ownString } from '../strings.js';
+import { ownString, writeUtf8 } from '../strings.js';
 import { TextEntry } from '../transforms/text-record.js';
 
 /** True when a text value cannot be written as a plain SAFE-STRING. */
@@ -376,7 +376,7 @@ export class TextPieces {
   writeAt(buf: Buffer, off: number): number {
     this.join();
     const from = off;
-    for (const t of this.pieces) off += typeof t === 'string' ? buf.write(t, off) : t.buf.copy(buf, off, t.start, t.end);
+    for (const t of this.pieces) off += typeof t === 'string' ? writeUtf8(buf, t, off) : t.buf.copy(buf, off, t.start, t.end);
     return off - from;
   }
 }

@@ -15,7 +15,7 @@ import { isUtf8 } from 'node:buffer';
 import { fileURLToPath } from 'node:url';
 import { LdapflowError } from '../errors.js';
 import { rememberBase64 } from '../entry.js';
-import { internString, ownString } from '../strings.js';
+import { internString, ownString, utf8Of, writeBase64 } from '../strings.js';
 import type {
   Attribute, ChangeRecord, Control, Entry, LdifRecord, Modification, ModOp, Origin, Reject, Value,
 } from '../entry.js';
@@ -868,17 +868,17 @@ function decodeBase64(b64: string): Value | null {
   // The reused buffer grows to 64 KiB at most: a larger value (a photo) gets a buffer of its own, not kept after.
   if (b64.length > scratch.length && b64.length <= 1 << 16) scratch = Buffer.allocUnsafe(b64.length);
   const buf = b64.length <= scratch.length ? scratch : Buffer.allocUnsafe(b64.length);
-  const len = buf.write(b64, 'base64');
+  const len = writeBase64(buf, b64);
   if (!validBase64(b64, len)) return null;
   // Valid UTF-8 is text; anything else (a photo, a certificate) stays bytes. Checked before decoding: decoding binary
   // as UTF-8 (a replacement character per bad byte) and throwing the text away was 15% of a worker's time.
   if (len <= 512) {
     // A short value (a name, a title) is decoded first: with no replacement character it was valid UTF-8, and the
     // view and the call isUtf8 needs are saved (callgrind: ~1,350 instructions a base64 value, a third of them those).
-    const t = buf.toString('utf8', 0, len);
+    const t = utf8Of(buf, 0, len);
     if (t.indexOf('\ufffd') < 0) return t;
     if (isUtf8(buf.subarray(0, len))) return t; // it holds U+FFFD itself
-  } else if (isUtf8(buf.subarray(0, len))) return buf.toString('utf8', 0, len);
+  } else if (isUtf8(buf.subarray(0, len))) return utf8Of(buf, 0, len);
   const bytes = new Uint8Array(len);
   bytes.set(buf.subarray(0, len));
   rememberBase64(bytes, b64);
