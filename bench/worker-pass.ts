@@ -5,15 +5,17 @@
  * milliseconds of each.
  *
  * Wall time on this shared 2-core machine moves 10-20% between runs, more than most changes to the workers' code.
- * Instructions do not: under callgrind, with V8 single-threaded (compilation and garbage collection in the counted
- * thread), the count repeats within ~1% (now and then a run is off by several percent: a deoptimization in one of
- * the two runs below; count a change twice):
+ * Instructions need not: under callgrind, with V8 single-threaded (compilation and garbage collection in the counted
+ * thread) and `--predictable` (garbage collection and the rest of V8's timing-driven choices made the same way every
+ * run), the count repeats to a few thousand instructions in 5 billion:
  *
- *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node --single-threaded dist/bench/worker-pass.js \
- *     --input /tmp/ldapflow-bench/oid-1000000-s1-o5.ldif --mb 10 --passes 1      # and --passes 3
+ *   valgrind --tool=callgrind --callgrind-out-file=/dev/null node --single-threaded --predictable \
+ *     dist/bench/worker-pass.js --input /tmp/ldapflow-bench/oid-1000000-s1-o5.ldif --mb 10 --passes 1   # and 3
  *
  * The instructions of one pass after warm-up: (I(--passes 3) - I(--passes 1)) / 2. `--handler PATH` loads the
- * handler of another build (its dist/src/transforms/worker.js) to compare two builds on the same tasks.
+ * handler of another build (its dist/src/transforms/worker.js) to compare two builds on the same tasks: run both
+ * with this file of one build, since a change to the modules this file loads moves the counts of either handler.
+ * Without `--predictable` a count moved by 1-10% between runs of one build (2026-12-05: 967 to 1,086M a pass).
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
