@@ -387,101 +387,100 @@ async function main(): Promise<void> {
   const loadBefore = loadavg().map((x) => x.toFixed(1)).join(' ');
   mkdirSync(args.dir, { recursive: true });
   const self = fileURLToPath(import.meta.url);
-  const rows: Row[] = [];
+  const allRows: Row[] = [];
   const pyAvailable = existsSync(PYTHON) &&
     spawnSync(PYTHON, ['-c', 'import ldif'], { stdio: 'ignore' }).status === 0;
   const cliAvailable = existsSync(CLI);
 
-  const allRows = rows;
   for (const size of args.sizes) {
     const { file, truth } = await ensureData(args.dir, size, args.seed);
     const rounds: Row[][] = [];
     for (let round = 0; round < args.repeat; round++) {
-    if (args.repeat > 1) log(`${size}: round ${round + 1} of ${args.repeat}`);
-    const rows: Row[] = [];
-    rounds.push(rows);
-    const bytes = truth.bytes;
-    const out = join(args.dir, `out-${size}.ldif`);
-    const cleanup = () => { for (const f of [out, out + '.rejects.ldif', out + '.partial', join(args.dir, 'summary.json')]) rmSync(f, { force: true }); };
-    const node = (what: string, extra: string[] = []) => measure(process.execPath, [self, '--child', what, file, ...extra]);
-    /** The output's size, for a row's note. */
-    const outNote = (): string => {
-      let n = 0;
-      try { n = statSync(out).size; } catch { /* not written */ }
-      return `out ${(n / 1e6).toFixed(0)} MB`;
-    };
-    /**
-     * `ldapflow run FILE OUT ...extra` measured, and its --summary read: the records it read and a note (the count
-     * check, then what `describe` says of the summary), or why there is no summary.
-     */
-    const runCli = async (extra: string[], describe: (s: CliSummary) => string[]): Promise<{ m: Measured; read?: number; note: string }> => {
-      const summaryFile = join(args.dir, 'summary.json');
-      rmSync(summaryFile, { force: true });
-      const m = await measure(process.execPath, [CLI, 'run', file, out, ...extra, '--quiet', '--summary', summaryFile, '--reject', out + '.rejects.ldif']);
-      if (m.code !== 0 && m.code !== 3) return { m, note: `failed: exit ${m.code}: ${firstLine(m.stderr).slice(0, 160)}` };
-      let s: CliSummary;
-      try { s = JSON.parse(readFileSync(summaryFile, 'utf8')) as CliSummary; } catch { return { m, note: `exit ${m.code}, no summary` }; }
-      return { m, read: s.read, note: [countNote(truth, s.read), ...describe(s)].filter(Boolean).join('; ') };
-    };
+      if (args.repeat > 1) log(`${size}: round ${round + 1} of ${args.repeat}`);
+      const rows: Row[] = [];
+      rounds.push(rows);
+      const bytes = truth.bytes;
+      const out = join(args.dir, `out-${size}.ldif`);
+      const cleanup = () => { for (const f of [out, out + '.rejects.ldif', out + '.partial', join(args.dir, 'summary.json')]) rmSync(f, { force: true }); };
+      const node = (what: string, extra: string[] = []) => measure(process.execPath, [self, '--child', what, file, ...extra]);
+      /** The output's size, for a row's note. */
+      const outNote = (): string => {
+        let n = 0;
+        try { n = statSync(out).size; } catch { /* not written */ }
+        return `out ${(n / 1e6).toFixed(0)} MB`;
+      };
+      /**
+       * `ldapflow run FILE OUT ...extra` measured, and its --summary read: the records it read and a note (the count
+       * check, then what `describe` says of the summary), or why there is no summary.
+       */
+      const runCli = async (extra: string[], describe: (s: CliSummary) => string[]): Promise<{ m: Measured; read?: number; note: string }> => {
+        const summaryFile = join(args.dir, 'summary.json');
+        rmSync(summaryFile, { force: true });
+        const m = await measure(process.execPath, [CLI, 'run', file, out, ...extra, '--quiet', '--summary', summaryFile, '--reject', out + '.rejects.ldif']);
+        if (m.code !== 0 && m.code !== 3) return { m, note: `failed: exit ${m.code}: ${firstLine(m.stderr).slice(0, 160)}` };
+        let s: CliSummary;
+        try { s = JSON.parse(readFileSync(summaryFile, 'utf8')) as CliSummary; } catch { return { m, note: `exit ${m.code}, no summary` }; }
+        return { m, read: s.read, note: [countNote(truth, s.read), ...describe(s)].filter(Boolean).join('; ') };
+      };
 
-    if (args.only.has('floor')) {
-      log(`${size}: floor`);
-      const m = await node('floor');
-      const r = parseChild(m);
-      rows.push(rowFrom(size, 'floor', bytes, { ...m, rssKb: m.rssKb ?? r.maxRssKb }, r.records, r.error ?? countNote(truth, r.records)));
-    }
-    if (args.only.has('python')) {
-      if (!pyAvailable) rows.push({ size, name: 'python-ldap parse', note: `skipped: ${PYTHON} with python3-ldap not installed (apt-get install python3-ldap)`, skipped: true });
-      else {
-        log(`${size}: python-ldap`);
-        const m = await measure(PYTHON, ['-c', PY_PARSE, file]);
+      if (args.only.has('floor')) {
+        log(`${size}: floor`);
+        const m = await node('floor');
         const r = parseChild(m);
-        rows.push(rowFrom(size, 'python-ldap parse', bytes, m, r.records, r.error ?? countNote(truth, r.records)));
+        rows.push(rowFrom(size, 'floor', bytes, { ...m, rssKb: m.rssKb ?? r.maxRssKb }, r.records, r.error ?? countNote(truth, r.records)));
       }
-    }
-    if (args.only.has('parse')) {
-      log(`${size}: ldapflow parse`);
-      const m = await node('parse');
-      const r = parseChild(m);
-      if (r.missing) rows.push({ size, name: 'ldapflow parse', note: 'not yet available (readLdif)', skipped: true });
-      else rows.push(rowFrom(size, 'ldapflow parse', bytes, { ...m, rssKb: m.rssKb ?? r.maxRssKb }, r.records,
-        r.error ?? [countNote(truth, r.records), r.rejected ? `${r.rejected} rejected` : ''].filter(Boolean).join('; ')));
-    }
-    if (args.only.has('write')) {
-      log(`${size}: ldapflow parse+write`);
-      const m = await node('write', [out]);
-      const r = parseChild(m);
-      if (r.missing) rows.push({ size, name: 'ldapflow parse+write', note: 'not yet available (readLdif, writeLdif, run)', skipped: true });
-      else rows.push(rowFrom(size, 'ldapflow parse+write', bytes, { ...m, rssKb: m.rssKb ?? r.maxRssKb }, r.records,
-        r.error ?? [countNote(truth, r.records), `written ${fmt(r.written)}`, r.rejected ? `${r.rejected} rejected` : '',
-          outNote()].filter(Boolean).join('; ')));
-      cleanup();
-      // The same job through the CLI, where the workers parse and write (the main thread only moves bytes).
-      const cliName = `ldapflow run --passthrough (${defaultPassthroughWorkers()} workers, the default)`;
-      if (!cliAvailable) rows.push({ size, name: cliName, note: 'not yet available (dist/src/cli.js)', skipped: true });
-      else {
-        log(`${size}: ${cliName}`);
-        const { m: mc, read, note } = await runCli(['--passthrough'], (s) => [`written ${fmt(s.written)}`, s.rejected ? `${s.rejected} rejected` : '', outNote()]);
-        rows.push(rowFrom(size, cliName, bytes, mc, read, note));
+      if (args.only.has('python')) {
+        if (!pyAvailable) rows.push({ size, name: 'python-ldap parse', note: `skipped: ${PYTHON} with python3-ldap not installed (apt-get install python3-ldap)`, skipped: true });
+        else {
+          log(`${size}: python-ldap`);
+          const m = await measure(PYTHON, ['-c', PY_PARSE, file]);
+          const r = parseChild(m);
+          rows.push(rowFrom(size, 'python-ldap parse', bytes, m, r.records, r.error ?? countNote(truth, r.records)));
+        }
+      }
+      if (args.only.has('parse')) {
+        log(`${size}: ldapflow parse`);
+        const m = await node('parse');
+        const r = parseChild(m);
+        if (r.missing) rows.push({ size, name: 'ldapflow parse', note: 'not yet available (readLdif)', skipped: true });
+        else rows.push(rowFrom(size, 'ldapflow parse', bytes, { ...m, rssKb: m.rssKb ?? r.maxRssKb }, r.records,
+          r.error ?? [countNote(truth, r.records), r.rejected ? `${r.rejected} rejected` : ''].filter(Boolean).join('; ')));
+      }
+      if (args.only.has('write')) {
+        log(`${size}: ldapflow parse+write`);
+        const m = await node('write', [out]);
+        const r = parseChild(m);
+        if (r.missing) rows.push({ size, name: 'ldapflow parse+write', note: 'not yet available (readLdif, writeLdif, run)', skipped: true });
+        else rows.push(rowFrom(size, 'ldapflow parse+write', bytes, { ...m, rssKb: m.rssKb ?? r.maxRssKb }, r.records,
+          r.error ?? [countNote(truth, r.records), `written ${fmt(r.written)}`, r.rejected ? `${r.rejected} rejected` : '',
+            outNote()].filter(Boolean).join('; ')));
         cleanup();
+        // The same job through the CLI, where the workers parse and write (the main thread only moves bytes).
+        const cliName = `ldapflow run --passthrough (${defaultPassthroughWorkers()} workers, the default)`;
+        if (!cliAvailable) rows.push({ size, name: cliName, note: 'not yet available (dist/src/cli.js)', skipped: true });
+        else {
+          log(`${size}: ${cliName}`);
+          const { m: mc, read, note } = await runCli(['--passthrough'], (s) => [`written ${fmt(s.written)}`, s.rejected ? `${s.rejected} rejected` : '', outNote()]);
+          rows.push(rowFrom(size, cliName, bytes, mc, read, note));
+          cleanup();
+        }
       }
-    }
-    if (args.only.has('pipeline')) {
-      for (const w of args.workers) {
-        const name = pipelineName(w);
-        if (!cliAvailable) { rows.push({ size, name, note: 'not yet available (dist/src/cli.js)', skipped: true }); continue; }
-        log(`${size}: ${name}`);
-        const { m, read, note } = await runCli(['--preset', 'oid-to-oud', '--workers', String(w)], (s) => {
-          const top = Object.entries(s.rejects ?? {}).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${k} ${v}`).join(', ');
-          return [`written ${fmt(s.written)}`, `rejected ${fmt(s.rejected)}${top ? ` (${top})` : ''}`,
-            s.written >= s.read && truth.excluded > 0
-              ? `NOTHING EXCLUDED (truth: ${fmt(truth.excluded)} Oracle-only records)` : `Oracle-only in input ${fmt(truth.excluded)}`];
-        });
-        rows.push(rowFrom(size, name, bytes, m, read, note));
-        cleanup();
+      if (args.only.has('pipeline')) {
+        for (const w of args.workers) {
+          const name = pipelineName(w);
+          if (!cliAvailable) { rows.push({ size, name, note: 'not yet available (dist/src/cli.js)', skipped: true }); continue; }
+          log(`${size}: ${name}`);
+          const { m, read, note } = await runCli(['--preset', 'oid-to-oud', '--workers', String(w)], (s) => {
+            const top = Object.entries(s.rejects ?? {}).sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, v]) => `${k} ${v}`).join(', ');
+            return [`written ${fmt(s.written)}`, `rejected ${fmt(s.rejected)}${top ? ` (${top})` : ''}`,
+              s.written >= s.read && truth.excluded > 0
+                ? `NOTHING EXCLUDED (truth: ${fmt(truth.excluded)} Oracle-only records)` : `Oracle-only in input ${fmt(truth.excluded)}`];
+          });
+          rows.push(rowFrom(size, name, bytes, m, read, note));
+          cleanup();
+        }
       }
-    }
-    process.stderr.write(table(rows.filter((r) => r.size === size)) + '\n');
+      process.stderr.write(table(rows.filter((r) => r.size === size)) + '\n');
     }
     allRows.push(...bestOf(rounds));
     if (args.repeat > 1) process.stderr.write(table(allRows.filter((r) => r.size === size)) + '\n');
@@ -492,8 +491,8 @@ async function main(): Promise<void> {
     `Node ${process.version}, ${pyAvailable ? spawnSync(PYTHON, ['-c', 'import ldap,sys; print("python-ldap", ldap.__version__, "on Python", sys.version.split()[0])'], { encoding: 'utf8' }).stdout.trim() : 'python-ldap not installed'}`;
   const load = `load average ${loadBefore} at start, ${loadavg().map((x) => x.toFixed(1)).join(' ')} at end`;
   const date = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const tgt = targets(rows);
-  const report = `${table(rows)}\n\nTargets (issues 2 and 6):\n${tgt.join('\n')}\n`;
+  const tgt = targets(allRows);
+  const report = `${table(allRows)}\n\nTargets (issues 2 and 6):\n${tgt.join('\n')}\n`;
   process.stdout.write(`\n${report}\nCommand: ${cmd}\nMachine: ${machine}\nLoad: ${load}\nDate: ${date}\n`);
   if (args.results) {
     writeFileSync(args.results, `# Benchmark results\n\nThe latest full run of \`npm run bench\` (bench/run.ts). Regenerate with the command below; ` +
