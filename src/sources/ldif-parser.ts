@@ -599,18 +599,13 @@ export class LdifParser {
     return v;
   }
 
+  /** The lower-cased key of an attribute description (nameOf); a record error when the description is invalid. */
   private lower(name: string): string {
-    const l = this.lowerOrNull(name);
-    if (l === null) {
+    const n = nameOf(name);
+    if (n === null) {
       throw new RecordError('LDIF_BAD_ATTRIBUTE', name === '' ? 'empty attribute description' : `invalid attribute description "${truncate(latin1ToUtf8(name))}"`, 0);
     }
-    return l;
-  }
-
-  /** The lower-cased key of an attribute description (remembered), or null when the description is invalid. */
-  private lowerOrNull(name: string): string | null {
-    const n = nameOf(name);
-    return n === null ? null : n.key;
+    return n.key;
   }
 
   private attrName(name: string, line: number): string {
