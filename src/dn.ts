@@ -163,8 +163,14 @@ function normValue(v: string): string {
  */
 const SLOW = /[\\"+#<>;\0]/;
 
-/** plainDn's hashes, when asked for: hash64 (strings.ts) halves of the normalized DN, then of the DN as spelled. */
-export const PLAIN_HASH = new Int32Array(4);
+/** plainDn's hashes, when asked for: hash64 (strings.ts) halves of the normalized DN, then of the DN as spelled;
+ * for an entry's DN, then of its parent's normalized DN (0, 0 when it has none: see PLAIN_ENTRY). */
+export const PLAIN_HASH = new Int32Array(6);
+
+/** plainDn's findings on an entry's DN, when asked for: whether it has a parent, and where its spelling differs from
+ * the normalized DN (position and character code, by pairs in `diffs[0, n)`: the ordering stage keeps a DN's spelling
+ * so, see Spellings in order-dependencies.ts). */
+export const PLAIN_ENTRY = { parent: false, diffs: new Int32Array(64), n: 0 };
 
 /**
  * Whether `dn[0, end)` is plain in every RDN: a type of a letter then letters, digits or "-"; a value of printable
@@ -173,11 +179,17 @@ export const PLAIN_HASH = new Int32Array(4);
  * changes nothing in such a DN but the case (normalizeSimple; normValue only trims and folds runs of white space), so
  * one pass decides it without cutting it up. -1 for any other DN, else 1 when it has upper-case letters, 0 when not.
  * With `hash`, PLAIN_HASH gets the hashes of the lower-cased DN and of the DN as spelled (hash64's steps), made in the
- * same pass: what a worker sends for a reference value without making either string.
+ * same pass: what a worker sends for a reference value without making either string. With `entry` as well, the hash
+ * of its parent's lower-cased DN (what follows the first comma) and PLAIN_ENTRY: what a worker sends for an entry's DN.
  */
-export function plainDn(dn: string, end: number, hash: boolean): number {
+export function plainDn(dn: string, end: number, hash: boolean, entry = false): number {
   let a = 0x811c9dc5 | 0, b = 0x9747b28c | 0; // the lower-cased DN
   let x = 0x811c9dc5 | 0, y = 0x9747b28c | 0; // as spelled
+  let pa = 0x811c9dc5 | 0, pb = 0x9747b28c | 0; // the parent, lower-cased (entry)
+  let parent = false;
+  let nd = 0;
+  let d = PLAIN_ENTRY.diffs; // room for a difference at every character, made before the loop
+  if (entry && d.length < 2 * end) d = PLAIN_ENTRY.diffs = new Int32Array(2 * end);
   let state = 0; // 0: an RDN's first character, 1: in its type, 2: at its value's start, 3: in its value
   let upper = 0;
   let space = false; // the value's last character was a space
@@ -223,6 +235,18 @@ export function plainDn(dn: string, end: number, hash: boolean): number {
       x = Math.imul(x ^ c, 0x01000193);
       y = Math.imul(y ^ c, 0x5bd1e995);
       y ^= y >>> 13;
+      if (entry) {
+        if (l !== c) {
+          d[nd] = i;
+          d[nd + 1] = c;
+          nd += 2;
+        }
+        if (parent) {
+          pa = Math.imul(pa ^ l, 0x01000193);
+          pb = Math.imul(pb ^ l, 0x5bd1e995);
+          pb ^= pb >>> 13;
+        } else if (state === 0) parent = true; // the first comma (the only one outside a value of a plain DN)
+      }
     }
   }
   if (state < 2 || space) return -1;
@@ -235,6 +259,16 @@ export function plainDn(dn: string, end: number, hash: boolean): number {
     PLAIN_HASH[1] = b;
     PLAIN_HASH[2] = x;
     PLAIN_HASH[3] = y;
+    if (entry) {
+      if (parent) {
+        pa ^= pa >>> 16; pa = Math.imul(pa, 0x85ebca6b); pa ^= pa >>> 13;
+        pb ^= pb >>> 15; pb = Math.imul(pb, 0xc2b2ae35); pb ^= pb >>> 16;
+      } else pa = pb = 0;
+      PLAIN_HASH[4] = pa;
+      PLAIN_HASH[5] = pb;
+      PLAIN_ENTRY.parent = parent;
+      PLAIN_ENTRY.n = nd;
+    }
   }
   return upper;
 }

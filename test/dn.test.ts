@@ -4,7 +4,7 @@
 import t from 'tap';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { dnDepth, dnEquals, escapeDnValue, formatDn, isWithin, normalizeDn, parentDn, parseDn, PLAIN_HASH, plainDn, rdnOf } from '../src/dn.js';
+import { dnDepth, dnEquals, escapeDnValue, formatDn, isWithin, normalizeDn, parentDn, parseDn, PLAIN_ENTRY, PLAIN_HASH, plainDn, rdnOf } from '../src/dn.js';
 import { hash64 } from '../src/strings.js';
 import { LdapflowError } from '../src/errors.js';
 
@@ -228,10 +228,22 @@ t.test('plainDn: a DN it calls plain is normalized by lower-casing, and its hash
     if (lowered !== slow) bad.push(`${JSON.stringify(dn)}: lower-cased ${JSON.stringify(lowered)}, the full parser ${JSON.stringify(slow)}`);
     else if (normalizeDn(dn) !== slow) bad.push(`${JSON.stringify(dn)}: normalizeDn ${JSON.stringify(normalizeDn(dn))}`);
     const want = [...hash64(slow), ...hash64(dn)];
-    if (hashes.join() !== want.join()) bad.push(`${JSON.stringify(dn)}: hashes ${hashes} want ${want}`);
+    if (hashes.slice(0, 4).join() !== want.join()) bad.push(`${JSON.stringify(dn)}: hashes ${hashes} want ${want}`);
+    // For an entry's DN: its parent's hash, and where it differs from the normalized DN.
+    if (plainDn(dn, dn.length, true, true) !== upper) { bad.push(`${JSON.stringify(dn)}: another answer for an entry`); continue; }
+    const parent = parentDn(slow);
+    const wantEntry = [...want, ...(parent ? hash64(parent) : [0, 0])];
+    if ([...PLAIN_HASH].join() !== wantEntry.join() || PLAIN_ENTRY.parent !== (parent !== '')) bad.push(`${JSON.stringify(dn)}: entry hashes ${[...PLAIN_HASH]} want ${wantEntry}`);
+    let spelled = slow;
+    for (let j = 0; j < PLAIN_ENTRY.n; j += 2) spelled = spelled.slice(0, PLAIN_ENTRY.diffs[j]) + String.fromCharCode(PLAIN_ENTRY.diffs[j + 1]) + spelled.slice(PLAIN_ENTRY.diffs[j] + 1);
+    if (spelled !== dn) bad.push(`${JSON.stringify(dn)}: its differences spell ${JSON.stringify(spelled)}`);
   }
-  t.same(bad, [], 'every plain DN: lower-casing is the full normalization; the hashes match hash64 of both spellings');
+  t.same(bad, [], 'every plain DN: lower-casing is the full normalization; the hashes match hash64 of both spellings (and of the parent, for an entry); the differences spell the DN');
   t.ok(plain > 1000 && plainLatin1 > 500 && notPlain > 1000, `both kinds met (${plain} plain, ${plainLatin1} of them with Latin-1; ${notPlain} not)`);
+  const long = 'CN=' + 'X'.repeat(300) + ',DC=COM';
+  plainDn(long, long.length, true, true);
+  const upperAt = [...long].flatMap((c, i) => (c !== c.toLowerCase() ? [i, c.charCodeAt(0)] : []));
+  t.same([[...PLAIN_ENTRY.diffs.subarray(0, PLAIN_ENTRY.n)], ...PLAIN_HASH.subarray(4)], [upperAt, ...hash64('dc=com')], `an entry DN with ${upperAt.length / 2} upper-case letters: every difference kept, and its parent hashed`);
   const p = (dn: string) => plainDn(dn, dn.length, false);
   t.equal(p('cn=Jos\u00e9,dc=x'), 1, 'Latin-1 in a value is plain; the upper-case J makes it 1');
   t.equal(p('cn=jos\u00c9'), 1, 'É is upper case');

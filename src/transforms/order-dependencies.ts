@@ -32,7 +32,7 @@ import { LdapflowError } from '../errors.js';
 import type { BarrierStage, StageContext } from '../stage.js';
 import { Spill } from '../state/spill.js';
 import { hash64, ownString } from '../strings.js';
-import { dnPartEnd, refAttr, refTarget, TextEntry } from './text-record.js';
+import { dnPartEnd, KEYS_PARENT, refAttr, refTarget, TextEntry } from './text-record.js';
 
 export const DEFAULT_REFERENCE_ATTRIBUTES = ['member', 'uniqueMember', 'manager', 'owner', 'seeAlso', 'roleOccupant', 'secretary'];
 
@@ -199,6 +199,9 @@ class OrderState {
   private final = false;
   private lastParent = '';
   private lastParentIdx = -1;
+  private lastPa = 0;
+  private lastPb = 0;
+  private lastPaIdx: number | undefined;
 
   private out: LdifRecord[] = [];
   private rejects: Reject[] = [];
@@ -330,20 +333,44 @@ class OrderState {
     }
     const line = rec.origin?.line ?? -1;
     const known = this.idxOf.size;
-    const idx = this.idxOf.add(ndn);
-    const p = parentDn(ndn);
-    if (idx < known) return this.duplicate(rec, ndn, p, idx, line);
-    this.setSpelling(idx, rec.dn, ndn);
-    this.setLine(idx, line);
-    this.setState(idx, NONE);
-    if (p === '') { this.ready.push(rec); return; }
-    // Entries come in runs under one parent: its ordinal is remembered (an ordinal never changes; its state is read).
+    // A text entry comes with its DN's hashes and spelling from its worker (TextEntry `keys`); else they are made here.
+    const k = rec instanceof TextEntry ? rec.keys : undefined;
+    let idx: number;
+    let p: string | undefined;
     let pIdx: number | undefined;
-    if (p === this.lastParent) pIdx = this.lastParentIdx;
-    else if ((pIdx = this.idxOf.get(p)) !== undefined) { this.lastParent = p; this.lastParentIdx = pIdx; }
+    if (k !== undefined) {
+      const at = (rec as TextEntry).keysAt;
+      (rec as TextEntry).keys = undefined; // the batch's numbers: not kept past here
+      const n = k[at + 1];
+      const h = at + 2 + 2 * n;
+      idx = this.idxOf.addHashed(k[h], k[h + 1]);
+      (rec as TextEntry).ord = idx;
+      if (idx < known) return this.duplicate(rec, ndn, parentDn(ndn), idx, line);
+      this.spelled.setDiffs(idx, k, at + 2, n, rec.dn, ndn);
+      this.idxOf.setSpelling(idx, k[h + 2], k[h + 3]);
+      this.setLine(idx, line);
+      this.setState(idx, NONE);
+      if (k[at] !== KEYS_PARENT) { this.ready.push(rec); return; }
+      const pa = k[h + 4], pb = k[h + 5];
+      // Entries come in runs under one parent: its ordinal is remembered (an ordinal never changes; its state is read).
+      if (pa === this.lastPa && pb === this.lastPb && this.lastPaIdx !== undefined) pIdx = this.lastPaIdx;
+      else if ((pIdx = this.idxOf.getHashed(pa, pb)) !== undefined) { this.lastPa = pa; this.lastPb = pb; this.lastPaIdx = pIdx; }
+    } else {
+      idx = this.idxOf.add(ndn);
+      p = parentDn(ndn);
+      if (rec instanceof TextEntry) rec.ord = idx;
+      if (idx < known) return this.duplicate(rec, ndn, p, idx, line);
+      this.setSpelling(idx, rec.dn, ndn);
+      this.setLine(idx, line);
+      this.setState(idx, NONE);
+      if (p === '') { this.ready.push(rec); return; }
+      if (p === this.lastParent) pIdx = this.lastParentIdx;
+      else if ((pIdx = this.idxOf.get(p)) !== undefined) { this.lastParent = p; this.lastParentIdx = pIdx; }
+    }
     if (pIdx !== undefined) {
       const s = this.state[pIdx];
       if (s === PASSED) { this.ready.push(rec); return; }
+      p ??= parentDn(ndn);
       if (s === REJECTED) {
         this.setState(idx, REJECTED);
         this.reject(rec, 'ORDER_MISSING_PARENT', `${describeRecord(rec)}: parent "${this.exact(pIdx, p)}" was rejected`);
@@ -352,9 +379,15 @@ class OrderState {
       this.bump('ORDER_CHILD_BEFORE_PARENT');
       return this.park(rec, idx, p);
     }
-    const present = this.presentKnown(p);
-    if (present === undefined) return this.presentInTarget(p).then((yes) => this.parentNotIn(rec, idx, p, ndn, yes));
-    return this.parentNotIn(rec, idx, p, ndn, present);
+    const pdn = p ?? parentDn(ndn);
+    const present = this.presentKnown(pdn);
+    if (present === undefined) return this.presentInTarget(pdn).then((yes) => this.parentNotIn(rec, idx, pdn, ndn, yes));
+    return this.parentNotIn(rec, idx, pdn, ndn, present);
+  }
+
+  /** The ordinal of a record that arrived: a text entry keeps it (arrive), any other is looked up. */
+  private ordOf(rec: Rec): number {
+    return rec instanceof TextEntry && rec.ord >= 0 ? rec.ord : this.idxOf.get(rec.ndn!)!;
   }
 
   /** A record whose parent is not in the input so far: ready when the parent is in the target (`present`) or taken
@@ -566,8 +599,7 @@ class OrderState {
   private pass(rec: Rec): Promise<void> | undefined {
     // A text entry's references are in `refs` while its text stands; any other record's are in its attributes.
     if (rec instanceof TextEntry && rec.buf !== undefined ? rec.refs === undefined || this.refsSettled(rec) : !this.hasRefAttr(rec)) {
-      const ndn = rec.ndn!;
-      this.passed(rec, ndn, this.idxOf.get(ndn)!);
+      this.passed(rec, rec.ndn!, this.ordOf(rec));
       return;
     }
     return this.passRefs(rec);
@@ -599,7 +631,7 @@ class OrderState {
 
   private async passRefs(rec: Rec): Promise<void> {
     const ndn = rec.ndn!;
-    const idx = this.idxOf.get(ndn)!;
+    const idx = this.ordOf(rec);
     if (!this.final && !this.o.ldap && (await this.hasUnknownRefs(rec))) {
       this.bump('ORDER_HELD_FOR_REFERENCES');
       await this.hold(rec, idx);
@@ -1063,7 +1095,11 @@ export class DnIndex {
   /** The ordinal of `ndn`: the one it has, else the next one (then `size` grows by one). */
   add(ndn: string): number {
     const h = hash64(ndn);
-    const a = h[0], b = h[1];
+    return this.addHashed(h[0], h[1]);
+  }
+
+  /** add() of the DN with hash64 halves (a, b). */
+  addHashed(a: number, b: number): number {
     let i = this.find(a, b);
     if (i >= 0) return this.slots[2 * i];
     const v = this.n++;
@@ -1158,12 +1194,8 @@ export class Spellings {
   private diffs = new Int32Array(256);
 
   set(idx: number, dn: string, ndn: string): void {
-    if (idx >= this.at.length) this.at = grown(this.at, idx);
-    if (this.at[idx] === -1) this.long.delete(idx);
-    if (dn === ndn) { this.at[idx] = 0; return; }
-    if (dn.length !== ndn.length || this.used > 0x7fff0000) {
-      this.long.set(idx, ownString(dn));
-      this.at[idx] = -1;
+    if (dn === ndn || dn.length !== ndn.length || this.used > 0x7fff0000) {
+      this.setOther(idx, dn, ndn);
       return;
     }
     // One pass over the characters: the differences, as (position, character) pairs in a scratch array.
@@ -1174,17 +1206,38 @@ export class Spellings {
       const c = dn.charCodeAt(i);
       if (c !== ndn.charCodeAt(i)) { d[k++] = i; d[k++] = c; }
     }
+    this.setDiffs(idx, d, 0, k >> 1, dn, ndn);
+  }
+
+  /** Spelled as `ndn` but for `n` characters, given by (position, character code) pairs in `d` from `from` (as a
+   * worker sends them, text-record.ts); `dn` and `ndn` are read only if the pool is full. */
+  setDiffs(idx: number, d: Int32Array, from: number, n: number, dn: string, ndn: string): void {
+    if (n === 0 || this.used > 0x7fff0000) {
+      this.setOther(idx, dn, ndn);
+      return;
+    }
+    if (idx >= this.at.length) this.at = grown(this.at, idx);
+    if (this.at[idx] === -1) this.long.delete(idx);
     // At most 3 bytes for the count, and 3 + 3 per difference (string lengths and UTF-16 codes stay below 2^21).
-    const need = this.used + 3 + k * 3;
+    const need = this.used + 3 + n * 6;
     if (need > this.pool.length) this.pool = grown(this.pool, need);
     this.at[idx] = this.used + 1;
-    this.varint(k >> 1);
-    let from = 0;
-    for (let j = 0; j < k; j += 2) {
-      this.varint(d[j] - from);
+    this.varint(n);
+    let prev = 0;
+    for (let j = from, e = from + 2 * n; j < e; j += 2) {
+      this.varint(d[j] - prev);
       this.varint(d[j + 1]);
-      from = d[j] + 1;
+      prev = d[j] + 1;
     }
+  }
+
+  /** Equal to the normalized DN, or kept whole (another length, or the pool full). */
+  private setOther(idx: number, dn: string, ndn: string): void {
+    if (idx >= this.at.length) this.at = grown(this.at, idx);
+    if (this.at[idx] === -1) this.long.delete(idx);
+    if (dn === ndn) { this.at[idx] = 0; return; }
+    this.long.set(idx, ownString(dn));
+    this.at[idx] = -1;
   }
 
   get(idx: number, ndn: string): string {

@@ -24,9 +24,10 @@
  * of consecutive records is one range, written with one copy), and per record its strings, numbers and hashes, each
  * kind in its own flat array (`s`, `i`, `h`):
  *
- *   s: dn ndn category (key name)*     i: end line index heap nrefs (count)*     h: (4 hashes per value)*
+ *   s: dn ndn category (key name)*     i: end line index heap keys nrefs (count)*     h: (4 hashes per value)*
  *
- * `end` is where its text ends in the buffer (it starts one byte after the previous record's end, or at 0); `ndn`
+ * `end` is where its text ends in the buffer (it starts one byte after the previous record's end, or at 0); `keys`
+ * the DN's hashes and spelling for the ordering stage when it is plain (TextEntry `keys`, KEYS_NONE when not); `ndn`
  * `=` when equal to `dn`, `` when the DN is not valid (the ordering stage reports it); `category` `` when unset;
  * `line` -1 without an origin; `heap` the entry's heapEstimate (entry.ts) before it became text; `name` `` when
  * equal to `key`. The reference values themselves do not travel: the ordering stage decides most entries on the
@@ -40,7 +41,7 @@ import { heapEstimate, type Attribute, type Entry, type LdifRecord, type Origin 
 import { LdapflowError } from '../errors.js';
 import { formatAttrLines, formatEntryRaw, formatRecordTo, TextOut, TextPieces } from '../sinks/ldif-format.js';
 import { parseLdifText, type RawSource } from '../sources/ldif-parser.js';
-import { normalizeDn, plainDn, PLAIN_HASH } from '../dn.js';
+import { normalizeDn, plainDn, PLAIN_ENTRY, PLAIN_HASH } from '../dn.js';
 import { hash64, HASH, ownString } from '../strings.js';
 import { sideReader } from './record-codec.js';
 
@@ -67,6 +68,16 @@ export class TextEntry implements Entry {
    * target and tells whether it is spelled exactly so with them, without normalizing or hashing on its own thread.
    */
   hashes: Map<string, Float64Array> | undefined;
+  /**
+   * Its DN's keys from its worker, until the ordering stage has taken them: `keys[keysAt...]` is the form (KEYS_ROOT,
+   * KEYS_PARENT), the number of characters where the DN differs from its normalized form, those (position, character
+   * code) pairs, then hash64 halves of the normalized DN and of the DN as spelled, and of the parent's normalized DN
+   * (KEYS_PARENT). Undefined when the worker sent none (the DN is not plain: see plainDn) or once taken.
+   */
+  keys: Int32Array | undefined;
+  keysAt = 0;
+  /** Its ordinal in the ordering stage's index, once it arrived there (-1 before). */
+  ord = -1;
   private full: Map<string, Attribute> | undefined;
 
   constructor(public dn: string, buf: Buffer, start: number, end: number, refs: Map<string, RefAttr> | undefined) {
@@ -236,6 +247,9 @@ export class TextEntry implements Entry {
   }
 }
 
+/** The forms of a text entry's DN keys (TextEntry `keys`): none sent, a DN without a parent, a DN with one. */
+export const KEYS_NONE = 0, KEYS_ROOT = 1, KEYS_PARENT = 2;
+
 /** A reference attribute of a text entry: name as written, number of values, the values once read. */
 export interface RefAttr {
   name: string;
@@ -291,7 +305,8 @@ export interface TextRecordsWire {
   /** Strings, in segments (record-codec.ts says why): per text entry dn ndn category, then per reference attribute
    * key name value*. */
   s: string[][];
-  /** Numbers: per text entry end line index heap nrefs, then per reference attribute its value count. */
+  /** Numbers: per text entry end line index heap, its DN keys (TextEntry `keys`), nrefs, then per reference
+   * attribute its value count. */
   i: Int32Array;
   /** Four hashes per reference value (TextEntry `hashes`). */
   h: Float64Array;
@@ -316,6 +331,15 @@ class Grow<T extends Int32Array | Float64Array> {
       this.a = b;
     }
     this.a[this.n++] = x;
+  }
+  /** Room for `k` more numbers: the array to write them to, from `n` (then add `k` to `n`). */
+  reserve(k: number): T {
+    if (this.n + k > this.a.length) {
+      const b = new (this.a.constructor as new (n: number) => T)(Math.max(this.a.length * 2, this.n + k));
+      b.set(this.a);
+      this.a = b;
+    }
+    return this.a;
   }
   take(): T {
     const out = this.a.slice(0, this.n) as T;
@@ -377,16 +401,33 @@ export class TextRecordsEncoder {
       if (this.nText++ > 0) text.parts.push('\n');
       if (raw) formatEntryRaw(rec, text, wrap, raw.spans, raw.src);
       else formatRecordTo(rec, text.parts, wrap);
+      const dn = rec.dn;
+      // A plain DN's hashes and spelling in one pass (the ordering stage's keys: see TextEntry `keys`).
+      const plain = plainDn(dn, dn.length, true, true);
       let ndn = rec.ndn;
       if (ndn === undefined) {
-        try { ndn = rec.ndn = normalizeDn(rec.dn); } catch { ndn = undefined; }
+        if (plain >= 0) ndn = rec.ndn = plain ? dn.toLowerCase() : dn;
+        else try { ndn = rec.ndn = normalizeDn(dn); } catch { ndn = undefined; }
       }
       const o = rec.origin;
-      f.push(rec.dn, ndn === undefined ? '' : ndn === rec.dn ? '=' : ndn, rec.category ?? '');
+      f.push(dn, ndn === undefined ? '' : ndn === dn ? '=' : ndn, rec.category ?? '');
       ints.push(base + text.pos);
       ints.push(o ? o.line : -1);
       ints.push(o ? o.index : -1);
       ints.push(heapEstimate(rec));
+      if (plain < 0) ints.push(KEYS_NONE);
+      else {
+        const nd = PLAIN_ENTRY.n;
+        const nh = PLAIN_ENTRY.parent ? 6 : 4;
+        const a = ints.reserve(2 + nd + nh);
+        let w = ints.n;
+        a[w++] = PLAIN_ENTRY.parent ? KEYS_PARENT : KEYS_ROOT;
+        a[w++] = nd >> 1;
+        const d = PLAIN_ENTRY.diffs;
+        for (let x = 0; x < nd; x++) a[w++] = d[x];
+        for (let x = 0; x < nh; x++) a[w++] = PLAIN_HASH[x];
+        ints.n = w;
+      }
       const nrefs = found.length;
       ints.push(nrefs);
       for (let r = 0; r < nrefs; r++) {
@@ -459,8 +500,10 @@ export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, wrap: number,
     const line = ints[q + 1];
     const index = ints[q + 2];
     const heap = ints[q + 3];
-    const nrefs = ints[q + 4];
-    q += 5;
+    const keysAt = q + 4;
+    const form = ints[keysAt];
+    q = form === KEYS_NONE ? keysAt + 1 : keysAt + 2 + 2 * ints[keysAt + 1] + (form === KEYS_PARENT ? 6 : 4);
+    const nrefs = ints[q++];
     let refs: Map<string, RefAttr> | undefined;
     let hs: Map<string, Float64Array> | undefined;
     if (nrefs > 0) {
@@ -478,6 +521,10 @@ export function decodeTextRecords(w: TextRecordsWire, buf: Buffer, wrap: number,
     }
     const e = new TextEntry(dn, buf, start, end, refs);
     e.hashes = hs;
+    if (form !== KEYS_NONE) {
+      e.keys = ints;
+      e.keysAt = keysAt;
+    }
     e.heapBytes = heap;
     e.wrap = wrap;
     if (ndn !== '') e.ndn = ndn === '=' ? dn : ndn;

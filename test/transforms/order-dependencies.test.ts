@@ -407,6 +407,17 @@ t.test('exact spellings of DNs, kept off the heap', async (t) => {
     }
     t.equal(wrong, 0, `round ${round}: every spelling comes back (the second round overwrites each one with another kind)`);
   }
+  // As a worker gives them (setDiffs): the (position, character) pairs where the DN differs from its normalized form,
+  // over slots that held another kind before.
+  for (let i = 0; i < 5000; i++) {
+    const [dn, ndn] = cases[(i + 1) % 3];
+    const d: number[] = [7, 7]; // what comes before them in the worker's numbers
+    for (let k = 0; k < dn.length; k++) if (dn.charCodeAt(k) !== ndn.charCodeAt(k)) d.push(k, dn.charCodeAt(k));
+    sp.setDiffs(i, Int32Array.from(d), 2, (d.length - 2) / 2, dn, ndn);
+  }
+  let wrong = 0;
+  for (let i = 0; i < 5000; i++) if (sp.get(i, cases[(i + 1) % 3][1]) !== cases[(i + 1) % 3][0]) wrong++;
+  t.equal(wrong, 0, 'spellings given as differences come back, none among them included');
 });
 
 t.test('bad options name the option', async (t) => {

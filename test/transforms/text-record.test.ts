@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { heapEstimate, type Attribute, type Entry, type LdifRecord } from '../../src/entry.js';
 import { parseLdifText } from '../../src/sources/ldif-parser.js';
 import { formatRecord, formatRecordsToBuffer } from '../../src/sinks/ldif-format.js';
-import { decodeTextRecords, encodeTextRecords, refAttr, refTarget, TextEntry } from '../../src/transforms/text-record.js';
+import { decodeTextRecords, encodeTextRecords, KEYS_PARENT, KEYS_ROOT, refAttr, refTarget, TextEntry } from '../../src/transforms/text-record.js';
+import { normalizeDn, parentDn, plainDn } from '../../src/dn.js';
 import { decodeRecord, encodeRecord } from '../../src/state/spill.js';
 import { hash64 } from '../../src/strings.js';
 
@@ -103,6 +104,21 @@ t.test('encode + decode: text, fields, references and targets of each entry; the
           hashes.push(...hash64(target), ...hash64(v.replace(/#'[01]*'B$/, '')));
         }
         t.same([...g.refHashes(key)!], hashes, `wrap ${wrap} #${i}: ${key} hashes of targets and spellings`);
+      }
+      // The DN's keys for the ordering stage: a plain DN's hashes and spelling, none for any other.
+      const dn = recs[i].dn;
+      const ndn = normalizeDn(dn);
+      if (plainDn(dn, dn.length, false) < 0) t.equal(g.keys, undefined, `wrap ${wrap} #${i}: no DN keys for a DN that is not plain`);
+      else {
+        const k = g.keys!;
+        let at = g.keysAt;
+        const parent = parentDn(ndn);
+        t.equal(k[at++], parent ? KEYS_PARENT : KEYS_ROOT, `wrap ${wrap} #${i}: DN keys with${parent ? '' : 'out'} a parent`);
+        let spelled = ndn;
+        for (let n = k[at++]; n > 0; n--, at += 2) spelled = spelled.slice(0, k[at]) + String.fromCharCode(k[at + 1]) + spelled.slice(k[at] + 1);
+        t.equal(spelled, dn, `wrap ${wrap} #${i}: the differences from the normalized DN spell the DN`);
+        const want = [...hash64(ndn), ...hash64(dn), ...(parent ? hash64(parent) : [])];
+        t.same([...k.subarray(at, at + want.length)], want, `wrap ${wrap} #${i}: hashes of the DN, its spelling and its parent`);
       }
       t.ok(g.buf, 'not parsed yet');
       // Parsed back: the attributes the worker had (names, order, text and bytes), and the text is gone.
