@@ -282,6 +282,23 @@ class OrderState {
     return this.existingCache.get(ndn);
   }
 
+  /** The hashes of the DNs in `present` and of the root (''), first half to second halves: built on first use. */
+  private presentHashes?: Map<number, number[]>;
+
+  /** presentKnown by hash64 halves, when the target is not asked (no `existing` function): no DN string needed. */
+  private presentHashed(a: number, b: number): boolean {
+    if (!this.presentHashes) {
+      this.presentHashes = new Map();
+      for (const d of ['', ...this.o.present]) {
+        const h = hash64(d);
+        const l = this.presentHashes.get(h[0]);
+        if (l) l.push(h[1]);
+        else this.presentHashes.set(h[0], [h[1]]);
+      }
+    }
+    return this.presentHashes.get(a)?.includes(b) ?? false;
+  }
+
   private async presentInTarget(ndn: string): Promise<boolean> {
     const known = this.presentKnown(ndn);
     if (known !== undefined) return known;
@@ -692,10 +709,16 @@ class OrderState {
       const pre = rec instanceof TextEntry ? rec.refHashes(key) : undefined;
       if (pre) {
         // Hashed by a worker: a value that is not a DN (NaN) names nothing, one whose target is in the input is known;
-        // only one that names neither is read from the text (to ask the target about it).
+        // one that names neither is judged by its hash when the target is not asked, else read from the text (to ask
+        // the target about it). A held group's lines were all read here to find that its first unknown member was
+        // not in `present`, and read again at the end of input.
         let lines: Int32Array | undefined;
         for (let i = 0; i < pre.length; i += 4) {
           if (pre[i] !== pre[i] || this.idxOf.getHashed(pre[i], pre[i + 1]) !== undefined) continue;
+          if (!this.o.existingFn) {
+            if (this.presentHashed(pre[i], pre[i + 1])) continue;
+            return true;
+          }
           lines ??= (rec as TextEntry).refLines(key)!;
           let t: string;
           try { t = refTarget((rec as TextEntry).refValue(lines, i / 4)); } catch { continue; }

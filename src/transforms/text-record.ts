@@ -136,11 +136,15 @@ export class TextEntry implements Entry {
     let k = 0;
     if (s >= 0 && s < this.end) {
       const head = a.name + ':';
+      const last = this.end - 1; // the text's last newline
       let e = s;
       out[k++] = s;
       for (;;) {
-        const nl = buf.indexOf(10, e + 1);
-        if (nl < 0 || nl >= this.end - 1) { e = this.end - 1; break; } // the text's last newline ends the block
+        // The next newline, by a loop over the bytes: buf.indexOf(10) was a call into C++ a line, most of this
+        // function's time (a held group's hundred members at the end of input).
+        let nl = e + 1;
+        while (nl < last && buf[nl] !== 10) nl++;
+        if (nl >= last) { e = last; break; } // the text's last newline ends the block
         e = nl;
         if (buf[nl + 1] === 32) continue; // a continuation line
         if (!sameBytes(buf, nl + 1, head)) break;

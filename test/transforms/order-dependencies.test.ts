@@ -467,8 +467,12 @@ t.test('text entries (workers) and plain records decide references alike, a targ
   }
   recs.push(e('cn=ghosts,ou=Groups,dc=example,dc=com', ['cn', 'ghosts'], ['member', ['uid=ghost1,ou=People,dc=example,dc=com', 'uid=ghost2,ou=People,dc=example,dc=com']]));
   for (let u = 0; u < 25; u++) recs.push(e(`uid=u${u},ou=People,dc=example,dc=com`, ['uid', `u${u}`], ['manager', `UID=U${(u + 3) % 25},ou=People,dc=example,dc=com`]));
-  const existing = async (ndn: string) => ndn.endsWith('ou=elsewhere,dc=example,dc=com');
-  for (const dangling of ['remove', 'keep'] as const) {
+  // After the users: members all known but the base DN's parent (in the target, not held), and one dangling (held).
+  recs.push(e('cn=late,ou=Groups,dc=example,dc=com', ['cn', 'late'], ['member', ['uid=u1,ou=People,dc=example,dc=com', 'DC=com']]));
+  recs.push(e('cn=late2,ou=Groups,dc=example,dc=com', ['cn', 'late2'], ['member', ['uid=u2,ou=People,dc=example,dc=com', 'uid=late ghost,dc=example,dc=com']]));
+  const existingFn = async (ndn: string) => ndn.endsWith('ou=elsewhere,dc=example,dc=com');
+  // With the target asked (existing) and without (only the base DN is there: judged by hash, no text read).
+  for (const [dangling, existing] of [['remove', existingFn], ['keep', existingFn], ['remove', undefined], ['keep', undefined]] as const) {
     const opts = { baseDn: 'dc=example,dc=com', existing, danglingReferences: dangling, batchSize: 7 };
     const plain = await order(recs.map((r) => structuredClone(r)), opts, 'ldif', 10);
     const { wire, buf, len } = encodeTextRecords(recs.map((r) => structuredClone(r)), 76, ['member', 'manager']);
@@ -481,6 +485,11 @@ t.test('text entries (workers) and plain records decide references alike, a targ
     t.same(got.events.map((x) => [x.code, x.dn, x.message]), plain.events.map((x) => [x.code, x.dn, x.message]), `${dangling}: the same events`);
     for (const code of ['ORDER_HELD_FOR_REFERENCES', 'REF_REWRITTEN', 'REF_DANGLING', 'REF_INVALID_DN']) t.ok(got.counts[code] > 0, `${dangling}: ${code} (${got.counts[code]})`);
     if (dangling === 'remove') t.ok(got.counts.REF_ATTRIBUTE_EMPTIED > 0, 'an attribute emptied of dangling values');
-    t.ok(ldif(got.out).includes('member: cn=in target,ou=Elsewhere,dc=example,dc=com'), 'a member in the target is kept');
+    if (existing || dangling === 'keep') t.ok(ldif(got.out).includes('member: cn=in target,ou=Elsewhere,dc=example,dc=com'), 'a member in the target is kept');
+    else t.notOk(ldif(got.out).includes('cn=in target'), 'a member in no target is removed');
+    t.ok(ldif(got.out).includes('member: dc=example,dc=com'), 'the base DN as a member is kept, re-spelled');
+    const late = got.out.findIndex((r) => r.dn === 'cn=late,ou=Groups,dc=example,dc=com');
+    const late2 = got.out.findIndex((r) => r.dn === 'cn=late2,ou=Groups,dc=example,dc=com');
+    t.ok(late >= 0 && late < late2 && late2 === got.out.length - 1, `${dangling}: a group whose only unknown member is above the base DN passes in place; one with a dangling member is held to the end`);
   }
 });
