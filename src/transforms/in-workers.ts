@@ -265,6 +265,9 @@ function boundaryAfter(buf: Buffer, from: number, crlf: boolean): number {
 /** Record boundaries (blank lines) in a buffer. */
 function countRecords(buf: Buffer, crlf: boolean): number {
   let n = 0;
+  // Bytes without a CR (most files, which fileCuts counts as if they might hold one) are counted as LF-only: one
+  // search for a byte, where every line stopped a search for `\n\r\n` too (~0.3 s of the main thread at 1M entries).
+  if (crlf && buf.indexOf(13) < 0) crlf = false;
   if (!crlf) {
     for (let p = boundaryAfter(buf, 0, false); p >= 0; p = boundaryAfter(buf, p, false)) n++;
     return n;
