@@ -615,7 +615,9 @@ class OrderState {
    * record with references (a question to the target, the spill). */
   private pass(rec: Rec): Promise<void> | undefined {
     // A text entry's references are in `refs` while its text stands; any other record's are in its attributes.
-    if (rec instanceof TextEntry && rec.buf !== undefined ? rec.refs === undefined || this.refsSettled(rec) : !this.hasRefAttr(rec)) {
+    // (At the end of input, what refsSettled would look up resolveTextRefs looks up anyway: the held groups, most of
+    // which have a value to change, went through both.)
+    if (rec instanceof TextEntry && rec.buf !== undefined ? rec.refs === undefined || (!this.final && this.refsSettled(rec)) : !this.hasRefAttr(rec)) {
       this.passed(rec, rec.ndn!, this.ordOf(rec));
       return;
     }
