@@ -394,35 +394,35 @@ async function main(): Promise<void> {
 
   for (const size of args.sizes) {
     const { file, truth } = await ensureData(args.dir, size, args.seed);
+    const bytes = truth.bytes;
+    const out = join(args.dir, `out-${size}.ldif`);
+    const cleanup = () => { for (const f of [out, out + '.rejects.ldif', out + '.partial', join(args.dir, 'summary.json')]) rmSync(f, { force: true }); };
+    const node = (what: string, extra: string[] = []) => measure(process.execPath, [self, '--child', what, file, ...extra]);
+    /** The output's size, for a row's note. */
+    const outNote = (): string => {
+      let n = 0;
+      try { n = statSync(out).size; } catch { /* not written */ }
+      return `out ${(n / 1e6).toFixed(0)} MB`;
+    };
+    /**
+     * `ldapflow run FILE OUT ...extra` measured, and its --summary read: the records it read and a note (the count
+     * check, then what `describe` says of the summary), or why there is no summary.
+     */
+    const runCli = async (extra: string[], describe: (s: CliSummary) => string[]): Promise<{ m: Measured; read?: number; note: string }> => {
+      const summaryFile = join(args.dir, 'summary.json');
+      rmSync(summaryFile, { force: true });
+      const m = await measure(process.execPath, [CLI, 'run', file, out, ...extra, '--quiet', '--summary', summaryFile, '--reject', out + '.rejects.ldif']);
+      if (m.code !== 0 && m.code !== 3) return { m, note: `failed: exit ${m.code}: ${firstLine(m.stderr).slice(0, 160)}` };
+      let s: CliSummary;
+      try { s = JSON.parse(readFileSync(summaryFile, 'utf8')) as CliSummary; } catch { return { m, note: `exit ${m.code}, no summary` }; }
+      return { m, read: s.read, note: [countNote(truth, s.read), ...describe(s)].filter(Boolean).join('; ') };
+    };
+
     const rounds: Row[][] = [];
     for (let round = 0; round < args.repeat; round++) {
       if (args.repeat > 1) log(`${size}: round ${round + 1} of ${args.repeat}`);
       const rows: Row[] = [];
       rounds.push(rows);
-      const bytes = truth.bytes;
-      const out = join(args.dir, `out-${size}.ldif`);
-      const cleanup = () => { for (const f of [out, out + '.rejects.ldif', out + '.partial', join(args.dir, 'summary.json')]) rmSync(f, { force: true }); };
-      const node = (what: string, extra: string[] = []) => measure(process.execPath, [self, '--child', what, file, ...extra]);
-      /** The output's size, for a row's note. */
-      const outNote = (): string => {
-        let n = 0;
-        try { n = statSync(out).size; } catch { /* not written */ }
-        return `out ${(n / 1e6).toFixed(0)} MB`;
-      };
-      /**
-       * `ldapflow run FILE OUT ...extra` measured, and its --summary read: the records it read and a note (the count
-       * check, then what `describe` says of the summary), or why there is no summary.
-       */
-      const runCli = async (extra: string[], describe: (s: CliSummary) => string[]): Promise<{ m: Measured; read?: number; note: string }> => {
-        const summaryFile = join(args.dir, 'summary.json');
-        rmSync(summaryFile, { force: true });
-        const m = await measure(process.execPath, [CLI, 'run', file, out, ...extra, '--quiet', '--summary', summaryFile, '--reject', out + '.rejects.ldif']);
-        if (m.code !== 0 && m.code !== 3) return { m, note: `failed: exit ${m.code}: ${firstLine(m.stderr).slice(0, 160)}` };
-        let s: CliSummary;
-        try { s = JSON.parse(readFileSync(summaryFile, 'utf8')) as CliSummary; } catch { return { m, note: `exit ${m.code}, no summary` }; }
-        return { m, read: s.read, note: [countNote(truth, s.read), ...describe(s)].filter(Boolean).join('; ') };
-      };
-
       if (args.only.has('floor')) {
         log(`${size}: floor`);
         const m = await node('floor');
