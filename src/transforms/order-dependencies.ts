@@ -32,7 +32,7 @@ import { LdapflowError } from '../errors.js';
 import type { BarrierStage, StageContext } from '../stage.js';
 import { Spill } from '../state/spill.js';
 import { hash64, ownString } from '../strings.js';
-import { dnPartEnd, KEYS_PARENT, refAttr, refTarget, TextEntry } from './text-record.js';
+import { dnPartEnd, keyHashesAt, KEYS_PARENT, refAttr, refTarget, TextEntry } from './text-record.js';
 
 export const DEFAULT_REFERENCE_ATTRIBUTES = ['member', 'uniqueMember', 'manager', 'owner', 'seeAlso', 'roleOccupant', 'secretary'];
 
@@ -197,8 +197,6 @@ class OrderState {
   private releases: string[] = [];
   private releaseHead = 0;
   private final = false;
-  private lastParent = '';
-  private lastParentIdx = -1;
   private lastPa = 0;
   private lastPb = 0;
   private lastPaIdx: number | undefined;
@@ -282,21 +280,16 @@ class OrderState {
     return this.existingCache.get(ndn);
   }
 
-  /** The hashes of the DNs in `present` and of the root (''), first half to second halves: built on first use. */
-  private presentHashes?: Map<number, number[]>;
+  /** The DNs in `present` and the root (''), indexed by hash: built on first use. */
+  private presentIdx?: DnIndex;
 
   /** presentKnown by hash64 halves, when the target is not asked (no `existing` function): no DN string needed. */
   private presentHashed(a: number, b: number): boolean {
-    if (!this.presentHashes) {
-      this.presentHashes = new Map();
-      for (const d of ['', ...this.o.present]) {
-        const h = hash64(d);
-        const l = this.presentHashes.get(h[0]);
-        if (l) l.push(h[1]);
-        else this.presentHashes.set(h[0], [h[1]]);
-      }
+    if (!this.presentIdx) {
+      this.presentIdx = new DnIndex();
+      for (const d of ['', ...this.o.present]) this.presentIdx.add(d);
     }
-    return this.presentHashes.get(a)?.includes(b) ?? false;
+    return this.presentIdx.getHashed(a, b) !== undefined;
   }
 
   private async presentInTarget(ndn: string): Promise<boolean> {
@@ -351,39 +344,38 @@ class OrderState {
     const line = rec.origin?.line ?? -1;
     const known = this.idxOf.size;
     // A text entry comes with its DN's hashes and spelling from its worker (TextEntry `keys`); else they are made here.
-    const k = rec instanceof TextEntry ? rec.keys : undefined;
-    let idx: number;
-    let p: string | undefined;
-    let pIdx: number | undefined;
-    if (k !== undefined) {
-      const at = (rec as TextEntry).keysAt;
-      (rec as TextEntry).keys = undefined; // the batch's numbers: not kept past here
-      const n = k[at + 1];
-      const h = at + 2 + 2 * n;
-      idx = this.idxOf.addHashed(k[h], k[h + 1]);
-      (rec as TextEntry).ord = idx;
-      if (idx < known) return this.duplicate(rec, ndn, parentDn(ndn), idx, line);
-      this.spelled.setDiffs(idx, k, at + 2, n, rec.dn, ndn);
+    const te = rec instanceof TextEntry ? rec : undefined;
+    const k = te?.keys;
+    const at = te ? te.keysAt : 0;
+    const h = k ? keyHashesAt(k, at) : 0;
+    if (te) te.keys = undefined; // the batch's numbers: not kept past here
+    const idx = k ? this.idxOf.addHashed(k[h], k[h + 1]) : this.idxOf.add(ndn);
+    if (te) te.ord = idx;
+    if (idx < known) return this.duplicate(rec, ndn, parentDn(ndn), idx, line);
+    if (k) {
+      this.spelled.setDiffs(idx, k, at + 2, k[at + 1], rec.dn, ndn);
       this.idxOf.setSpelling(idx, k[h + 2], k[h + 3]);
-      this.setLine(idx, line);
-      this.setState(idx, NONE);
+    } else this.setSpelling(idx, rec.dn, ndn);
+    this.setLine(idx, line);
+    this.setState(idx, NONE);
+    // The parent's hash: sent with the keys, else made from its normalized DN (kept for what follows).
+    let p: string | undefined;
+    let pa: number, pb: number;
+    if (k) {
       if (k[at] !== KEYS_PARENT) { this.ready.push(rec); return; }
-      const pa = k[h + 4], pb = k[h + 5];
-      // Entries come in runs under one parent: its ordinal is remembered (an ordinal never changes; its state is read).
-      if (pa === this.lastPa && pb === this.lastPb && this.lastPaIdx !== undefined) pIdx = this.lastPaIdx;
-      else if ((pIdx = this.idxOf.getHashed(pa, pb)) !== undefined) { this.lastPa = pa; this.lastPb = pb; this.lastPaIdx = pIdx; }
+      pa = k[h + 4];
+      pb = k[h + 5];
     } else {
-      idx = this.idxOf.add(ndn);
       p = parentDn(ndn);
-      if (rec instanceof TextEntry) rec.ord = idx;
-      if (idx < known) return this.duplicate(rec, ndn, p, idx, line);
-      this.setSpelling(idx, rec.dn, ndn);
-      this.setLine(idx, line);
-      this.setState(idx, NONE);
       if (p === '') { this.ready.push(rec); return; }
-      if (p === this.lastParent) pIdx = this.lastParentIdx;
-      else if ((pIdx = this.idxOf.get(p)) !== undefined) { this.lastParent = p; this.lastParentIdx = pIdx; }
+      const ph = hash64(p);
+      pa = ph[0];
+      pb = ph[1];
     }
+    // Entries come in runs under one parent: its ordinal is remembered (an ordinal never changes; its state is read).
+    let pIdx: number | undefined;
+    if (pa === this.lastPa && pb === this.lastPb && this.lastPaIdx !== undefined) pIdx = this.lastPaIdx;
+    else if ((pIdx = this.idxOf.getHashed(pa, pb)) !== undefined) { this.lastPa = pa; this.lastPb = pb; this.lastPaIdx = pIdx; }
     if (pIdx !== undefined) {
       const s = this.state[pIdx];
       if (s === PASSED) { this.ready.push(rec); return; }
